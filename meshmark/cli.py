@@ -1,0 +1,104 @@
+"""The ``meshmark`` command: run the index.
+
+``serve``, ``worker`` and ``demo`` are MeshMark's own; any other word is handed
+to Django's management commands, so ``meshmark migrate`` or
+``meshmark createsuperuser`` work as ``manage.py`` would.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshmark.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def _prepare(migrate: bool) -> None:
+    _django_setup()
+    from django.conf import settings
+
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        _manage("migrate", "--noinput", "--verbosity", "0")
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Any other command is a Django management command, e.g. `meshmark migrate`.",
+)
+def cli() -> None:
+    """MeshMark: the public index of Service Mesh Performance results."""
+
+
+@cli.command()
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations first.")
+def serve(bind: str, workers: int, dev: bool, no_migrate: bool) -> None:
+    """Apply migrations and serve the index (gunicorn)."""
+    _prepare(migrate=not no_migrate)
+    click.echo(f"MeshMark at http://{bind}/ (Ctrl-C stops it)")
+    if dev:
+        _manage("runserver", bind)
+        return
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = [
+        "gunicorn",
+        "meshmark.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--config",
+        "python:meshmark.gunicorn_conf",
+    ]
+    run()
+
+
+@cli.command()
+@click.option("--concurrency", default=2, show_default=True)
+@click.option("--beat", is_flag=True, help="Also run the periodic scheduler in this process.")
+def worker(concurrency: int, beat: bool) -> None:
+    """Run a Celery worker (needs CELERY_BROKER_URL)."""
+    _django_setup()
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        raise click.ClickException(
+            "CELERY_BROKER_URL is not set: without a broker tasks run eagerly inside "
+            "the web process and no worker is needed."
+        )
+    from meshmark.celery import app
+
+    argv = ["worker", "--loglevel", "INFO", "--concurrency", str(concurrency)]
+    if beat:
+        argv.append("--beat")
+    app.worker_main(argv)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args and not args[0].startswith("-") and args[0] not in cli.commands:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshmark.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["meshmark", *args])
+        return
+    cli()

@@ -1,0 +1,49 @@
+"""``/healthz``: is this process able to do its job right now?
+
+Checks the database with a trivial query and, when a broker is configured, that
+a connection to it can be opened. Answers 200 when all checks pass and 503 with
+the failing check named otherwise, so load balancers and Kubernetes probes can
+act on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+BROKER_TIMEOUT_S = 2.0
+
+
+def check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not healthy"
+        return f"error: {type(exc).__name__}: {exc}".strip()
+    return "ok"
+
+
+def check_broker() -> str:
+    if not settings.CELERY_BROKER_URL:
+        return "not configured (tasks run eagerly)"
+    from meshmark.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+    except Exception as exc:  # kombu raises many transport-specific errors
+        return f"error: {type(exc).__name__}: {exc}".strip()
+    return "ok"
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, Any] = {"database": check_database(), "broker": check_broker()}
+    healthy = all(not str(v).startswith("error") for v in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,1 @@
+"""The Service Mesh Performance spec in Python: model, schema, readers, histograms, checks."""

@@ -1,0 +1,124 @@
+"""Safe decoding of JSON and YAML documents from untrusted bytes.
+
+Both loaders refuse what the standard libraries let through and a public
+index must not: NaN and Infinity (not JSON, and poison for every statistic),
+duplicate keys (the last one silently wins otherwise), YAML aliases (the
+"billion laughs" bomb) and absurd nesting depth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from smp.errors import ReaderError
+
+MAX_DEPTH = 64
+"""Deepest nesting of objects/arrays accepted; real SMP documents use < 10."""
+
+
+def decode_text(data: bytes, format: str) -> str:
+    """UTF-8 (with or without BOM) text, or a ReaderError naming the byte offset."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReaderError(format, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _check_depth(value: Any, format: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_depth(v, format, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_depth(v, format, depth + 1)
+
+
+def load_json(data: bytes | str, format: str = "json") -> Any:
+    """Parse strict JSON. Raises ReaderError with line and column on any fault."""
+    text = data if isinstance(data, str) else decode_text(data, format)
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_pairs_without_duplicates,
+        )
+    except json.JSONDecodeError as exc:
+        raise ReaderError(
+            format, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValueError as exc:
+        raise ReaderError(format, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value, format)
+    return value
+
+
+class _SafeNoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not accepted", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _reject_yaml_special_floats(value: Any, format: str) -> None:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ReaderError(format, "NaN and Infinity are not accepted as numbers")
+    if isinstance(value, dict):
+        for v in value.values():
+            _reject_yaml_special_floats(v, format)
+    elif isinstance(value, list):
+        for v in value:
+            _reject_yaml_special_floats(v, format)
+
+
+def load_yaml(data: bytes | str, format: str = "yaml") -> Any:
+    """Parse YAML (a superset of JSON) safely: no tags, no aliases, no NaN."""
+    text = data if isinstance(data, str) else decode_text(data, format)
+    try:
+        value = yaml.load(text, Loader=_SafeNoAliasLoader)  # noqa: S506 - safe subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ReaderError(format, f"malformed YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ReaderError(format, f"malformed YAML: {exc}") from None
+    except RecursionError:
+        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value, format)
+    _reject_yaml_special_floats(value, format)
+    return value
