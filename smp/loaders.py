@@ -31,6 +31,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite_float(text: str) -> float:
+    # JSON numbers too large for a double (1e999) would silently become infinity.
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
 def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -58,6 +66,7 @@ def load_json(data: bytes | str, format: str = "json") -> Any:
         value = json.loads(
             text,
             parse_constant=_reject_constant,
+            parse_float=_finite_float,
             object_pairs_hook=_pairs_without_duplicates,
         )
     except json.JSONDecodeError as exc:

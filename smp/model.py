@@ -46,6 +46,16 @@ MESH_TYPES: tuple[str, ...] = (
 """Every ServiceMeshes.Type of the SMP spec and its later additions, plus "none"
 for a baseline (no mesh) run."""
 
+RESOURCE_BLOCKS: tuple[str, ...] = (
+    "sidecar",
+    "ingress_gateway",
+    "egress_gateway",
+    "mesh_control_plane",
+    "mesh_telemetry",
+    "mesh_policy",
+)
+"""The ServiceMeshConfig blocks that report a mesh's resources (also in RunResources)."""
+
 PROTOCOLS: tuple[str, ...] = ("http", "tcp", "udp", "grpc")
 ROLES: tuple[str, ...] = ("baseline", "mesh")
 

@@ -30,7 +30,7 @@ def duration_to_ms(text: str, format: str) -> float:
     raw = text.strip()
     sign = 1.0
     body = raw
-    if body[:1] in "+-":
+    if body[:1] and body[:1] in "+-":
         sign = -1.0 if body[0] == "-" else 1.0
         body = body[1:]
     if body == "0":
