@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-BROKER_TIMEOUT_S = 2.0
+BROKER_TIMEOUT_S = 2
 
 
 def check_database() -> str:

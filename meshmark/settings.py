@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "ingest",
     "meshmark",
 ]
@@ -157,7 +159,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -170,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The public index of Service Mesh Performance (SMP) results.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files are served from this server, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {
@@ -184,3 +190,44 @@ LOGGING = {
 # embedded mode needs no collectstatic step.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Submissions
+SUBMISSION_MAX_BYTES = envint("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
+# Django refuses bigger bodies before our view sees them; leave room for the
+# multipart envelope around a file of the maximum size.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SUBMISSION_MAX_BYTES + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# A submission left in received/processing this long is swept back into the queue.
+SUBMISSION_STALE_AFTER_S = envint("SUBMISSION_STALE_AFTER_S", 300)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-submissions": {
+        "task": "ingest.sweep_submissions",
+        "schedule": float(envint("SUBMISSION_SWEEP_EVERY_S", 60)),
+    },
+}
+
+# Cache: local memory by default; Redis in production (shared by all workers so
+# throttling counts every request once).
+_cache_url = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ingest.problems.exception_handler"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "submissions": envstr("THROTTLE_SUBMISSIONS", "600/minute"),
+    "anon": envstr("THROTTLE_ANON", "600/minute"),
+}
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "rest_framework.pagination.LimitOffsetPagination"
+REST_FRAMEWORK["PAGE_SIZE"] = 50
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/upload"
+LOGOUT_REDIRECT_URL = "/"
+# `?format=` belongs to our exports (smp-json, smp-yaml), not to DRF's renderer switch.
+REST_FRAMEWORK["URL_FORMAT_OVERRIDE"] = None

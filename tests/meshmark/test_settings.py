@@ -69,3 +69,14 @@ def test_production_mode_without_a_secret_key_fails_loudly() -> None:
     proc = _settings_in_subprocess({"DEBUG": "false"}, "settings.SECRET_KEY")
     assert proc.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) must be set" in proc.stderr
+
+
+def test_every_setting_read_from_the_environment_is_in_env_example() -> None:
+    import re
+
+    source = (ROOT / "meshmark" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:bool|int|str|secret)\("([A-Z_]+)"', source))
+    read |= set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', source))
+    example = (ROOT / "deploy" / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert read - listed == set()

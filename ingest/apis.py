@@ -1,0 +1,418 @@
+"""The submission API (``/api/v1/``): thin views over services and selectors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import authentication, serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest import selectors, services
+from ingest.auth import (
+    AnonReadThrottle,
+    BearerTokenAuthentication,
+    HasOrganizationToken,
+    SubmissionRateThrottle,
+)
+from ingest.models import ApiToken, Environment, MeshConfig, Profile, Result, Submission
+from ingest.problems import problem_response
+from smp.errors import Problem
+
+IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _absolute(request: Request, path: str) -> str:
+    return str(request.build_absolute_uri(path))
+
+
+def _submission_url(request: Request, submission: Submission) -> str:
+    return _absolute(request, reverse("api-submission-detail", args=[submission.pk]))
+
+
+def _result_url(request: Request, result_id: int) -> str:
+    return _absolute(request, reverse("api-result-detail", args=[result_id]))
+
+
+class SubmissionCreateApi(APIView):
+    """Accept a submission: store it verbatim, queue it, answer 202."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasOrganizationToken]
+    throttle_classes = [SubmissionRateThrottle]
+    parser_classes: list[Any] = []  # the body is read raw and kept byte for byte
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        status = serializers.CharField()
+        url = serializers.URLField()
+        duplicate = serializers.BooleanField()
+
+    @extend_schema(
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/yaml": OpenApiTypes.STR,
+            "multipart/form-data": OpenApiTypes.OBJECT,
+        },
+        responses={202: OutputSerializer, 200: OutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request) -> Response:
+        limit = settings.SUBMISSION_MAX_BYTES
+        too_big = problem_response(
+            413,
+            f"the body is larger than the limit of {limit} bytes",
+            [Problem("", "max-size", f"bodies are limited to {limit} bytes")],
+        )
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return too_big
+        try:
+            body = request._request.body
+        except RequestDataTooBig:
+            return too_big
+        if len(body) > limit:
+            return too_big
+        if not body.strip():
+            return problem_response(
+                400, "the body is empty", [Problem("", "required", "send an SMP bundle")]
+            )
+        key = request.META.get(IDEMPOTENCY_HEADER, "").strip() or None
+        if key and len(key) > MAX_IDEMPOTENCY_KEY:
+            return problem_response(
+                400,
+                "the Idempotency-Key header is too long",
+                [Problem("Idempotency-Key", "max-length", f"at most {MAX_IDEMPOTENCY_KEY} chars")],
+            )
+        token = request.auth
+        assert isinstance(token, ApiToken)  # HasOrganizationToken let the request in
+        try:
+            submission, created = services.submission_create(
+                organization=token.organization,
+                body=body,
+                content_type=request.META.get("CONTENT_TYPE", ""),
+                token=token,
+                idempotency_key=key,
+            )
+        except services.SubmissionRefused as refused:
+            sub = refused.submission
+            problems = [Problem(**e) for e in sub.errors]
+            return problem_response(
+                415 if refused.unsupported else 400,
+                "; ".join(p.message for p in problems),
+                problems,
+                submission={"id": str(sub.pk), "status": sub.status},
+                url=_submission_url(request, sub),
+            )
+        body_out = {
+            "id": submission.pk,
+            "status": submission.status,
+            "url": _submission_url(request, submission),
+            "duplicate": not created,
+        }
+        response = Response(self.OutputSerializer(body_out).data, status=202 if created else 200)
+        response["Location"] = _submission_url(request, submission)
+        return response
+
+
+class SubmissionDetailApi(APIView):
+    """A submission's status, every error, and the results it produced."""
+
+    authentication_classes = [BearerTokenAuthentication, authentication.SessionAuthentication]
+
+    class OutputSerializer(serializers.Serializer):
+        class ProblemSerializer(serializers.Serializer):
+            path = serializers.CharField(allow_blank=True)
+            rule = serializers.CharField()
+            message = serializers.CharField()
+
+        class ResultRefSerializer(serializers.Serializer):
+            id = serializers.IntegerField()
+            role = serializers.CharField()
+            ranked = serializers.BooleanField()
+            unranked_reason = serializers.CharField(allow_blank=True)
+            url = serializers.URLField()
+
+        id = serializers.UUIDField()
+        status = serializers.CharField()
+        organization = serializers.CharField()
+        detected_format = serializers.CharField(allow_blank=True)
+        size = serializers.IntegerField()
+        sha256 = serializers.CharField()
+        received_at = serializers.DateTimeField()
+        processed_at = serializers.DateTimeField(allow_null=True)
+        errors = ProblemSerializer(many=True)  # type: ignore[assignment]
+        warnings = ProblemSerializer(many=True)
+        results = ResultRefSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer, 404: OpenApiResponse(description="unknown")})
+    def get(self, request: Request, submission_id: str) -> Response:
+        submission = get_object_or_404(
+            Submission.objects.select_related("organization"), pk=submission_id
+        )
+        # Someone else's submission answers 404, not 403: its existence is private too.
+        if not selectors.submission_visible_to(submission, user=request.user, token=request.auth):
+            return problem_response(404, "no such submission")
+        results = [
+            {
+                "id": r.pk,
+                "role": r.role,
+                "ranked": r.ranked,
+                "unranked_reason": r.unranked_reason,
+                "url": _result_url(request, r.pk),
+            }
+            for r in submission.results.order_by("run_index")
+        ]
+        data = {
+            "id": submission.pk,
+            "status": submission.status,
+            "organization": submission.organization.slug,
+            "detected_format": submission.detected_format,
+            "size": submission.size,
+            "sha256": submission.sha256,
+            "received_at": submission.received_at,
+            "processed_at": submission.processed_at,
+            "errors": submission.errors,
+            "warnings": submission.warnings,
+            "results": results,
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ResultOutputSerializer(serializers.ModelSerializer):
+    profile = serializers.CharField(source="profile_id")
+    organization = serializers.CharField(source="organization.slug")
+    submission = serializers.UUIDField(source="submission_id")
+    baseline = serializers.IntegerField(source="baseline_id", allow_null=True)
+    mesh = serializers.SerializerMethodField()
+    environment = serializers.SerializerMethodField()
+    latencies_ms = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Result
+        fields = [
+            "id",
+            "submission",
+            "organization",
+            "role",
+            "profile",
+            "mesh",
+            "environment",
+            "baseline",
+            "ranked",
+            "unranked_reason",
+            "load_generator",
+            "load_generator_version",
+            "protocol",
+            "start_time",
+            "duration_s",
+            "latencies_ms",
+            "actual_qps",
+            "requested_qps",
+            "request_count",
+            "error_count",
+            "error_rate",
+            "status_codes",
+            "proxy_count",
+            "proxy_cpu_mcores",
+            "proxy_mem_mb",
+            "control_plane_cpu_mcores",
+            "control_plane_mem_mb",
+            "app_cpu_mcores",
+            "app_mem_mb",
+            "created_at",
+        ]
+
+    def get_mesh(self, obj: Result) -> dict[str, Any]:
+        m = obj.mesh_config
+        return {
+            "type": m.mesh_type,
+            "version": m.version,
+            "mtls": m.mtls,
+            "telemetry": m.telemetry,
+            "policy": m.policy,
+            "proxy_concurrency": m.proxy_concurrency,
+        }
+
+    def get_environment(self, obj: Result) -> dict[str, Any]:
+        e = obj.environment
+        return {
+            "id": e.pk,
+            "class": e.environment_class,
+            "kubernetes_version": e.kubernetes_version,
+            "node_count": e.node_count,
+            "total_cores": e.total_cores,
+        }
+
+    def get_latencies_ms(self, obj: Result) -> dict[str, float | None]:
+        return {
+            "min": obj.latency_min_ms,
+            "average": obj.latency_avg_ms,
+            "p50": obj.p50_ms,
+            "p90": obj.p90_ms,
+            "p95": obj.p95_ms,
+            "p99": obj.p99_ms,
+            "p999": obj.p999_ms,
+            "max": obj.latency_max_ms,
+        }
+
+
+RESULT_FILTERS = [
+    OpenApiParameter(name, str, description=text)
+    for name, text in [
+        ("mesh", "mesh type, e.g. istio"),
+        ("version", "mesh version, e.g. 1.24.1"),
+        ("mtls", "true or false"),
+        ("profile", "standard profile id, e.g. http-1k"),
+        ("environment_class", "e.g. k8s/x86_64/8-15 cores"),
+        ("organization", "organization slug"),
+        ("role", "baseline or mesh"),
+        ("since", "first day, YYYY-MM-DD"),
+        ("until", "last day, YYYY-MM-DD"),
+    ]
+]
+
+
+class ResultListApi(APIView):
+    """Public results, newest first, with filters."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(parameters=RESULT_FILTERS, responses={200: ResultOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        try:
+            qs = selectors.result_list(request.query_params)
+        except selectors.FilterError as exc:
+            return problem_response(400, str(exc), [Problem(exc.field, "filter", str(exc))])
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        data = ResultOutputSerializer(page, many=True).data
+        return paginator.get_paginated_response(data)
+
+
+EXPORT_FORMATS = {"smp-json", "smp-yaml"}
+
+
+class ResultDetailApi(APIView):
+    """One public result; ``?format=smp-json`` or ``smp-yaml`` exports the stored SMP result."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS))],
+        responses={200: ResultOutputSerializer},
+    )
+    def get(self, request: Request, result_id: int) -> Response | HttpResponse:
+        result = get_object_or_404(selectors.public_results(), pk=result_id)
+        export = request.query_params.get("format")
+        if export is None:
+            return Response(ResultOutputSerializer(result).data)
+        if export not in EXPORT_FORMATS:
+            message = f"format must be one of {', '.join(sorted(EXPORT_FORMATS))}, got {export!r}"
+            return problem_response(400, message, [Problem("format", "enum", message)])
+        doc = {**result.smp, "profile_id": result.profile_id}
+        if export == "smp-json":
+            response = HttpResponse(json.dumps(doc, indent=2), content_type="application/json")
+            suffix = "json"
+        else:
+            response = HttpResponse(
+                yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml"
+            )
+            suffix = "yaml"
+        response["Content-Disposition"] = (
+            f'attachment; filename="meshmark-result-{result.pk}.{suffix}"'
+        )
+        return response
+
+
+class ProfileListApi(APIView):
+    """The standard test profiles."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Profile
+            fields = [
+                "id",
+                "version",
+                "name",
+                "description",
+                "protocol",
+                "rps",
+                "connections",
+                "payload_bytes",
+                "duration_s",
+                "warmup_s",
+                "services",
+            ]
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(Profile.objects.all(), many=True).data)
+
+
+class MeshListApi(APIView):
+    """Mesh configurations that have public results."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        result_count = serializers.IntegerField()
+
+        class Meta:
+            model = MeshConfig
+            fields = [
+                "id",
+                "mesh_type",
+                "version",
+                "mtls",
+                "telemetry",
+                "policy",
+                "proxy_concurrency",
+                "result_count",
+            ]
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(selectors.mesh_list(), many=True).data)
+
+
+class EnvironmentListApi(APIView):
+    """Environments that have public results."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        result_count = serializers.IntegerField()
+
+        class Meta:
+            model = Environment
+            fields = [
+                "id",
+                "environment_class",
+                "kubernetes_version",
+                "node_count",
+                "total_cores",
+                "total_mem_mb",
+                "arch",
+                "cni",
+                "kernel_version",
+                "provider",
+                "calibration_probe",
+                "calibration_score",
+                "result_count",
+            ]
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(selectors.environment_list(), many=True).data)

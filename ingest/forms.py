@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ingest.models import Organization, Profile
+from smp.model import MESH_TYPES
+
+
+class UploadForm(forms.Form):
+    """Either one SMP bundle file, or a baseline and a mesh output with what they measured."""
+
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
+    bundle = forms.FileField(required=False, help_text="An SMP bundle (JSON or YAML).")
+    baseline = forms.FileField(required=False, help_text="The baseline run's output (no mesh).")
+    mesh = forms.FileField(required=False, help_text="The mesh run's output.")
+    profile = forms.ModelChoiceField(queryset=Profile.objects.all(), required=False)
+    mesh_type = forms.ChoiceField(
+        choices=[("", "—")] + [(t, t) for t in MESH_TYPES if t != "none"], required=False
+    )
+    mesh_version = forms.CharField(max_length=64, required=False)
+    mtls = forms.BooleanField(required=False, label="mTLS on")
+
+    def __init__(self, *args: Any, organizations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organization"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = organizations
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("bundle"):
+            return data
+        missing = [n for n in ("baseline", "mesh", "profile", "mesh_type") if not data.get(n)]
+        if missing:
+            raise forms.ValidationError(
+                "Upload an SMP bundle, or a baseline and a mesh output with profile and mesh "
+                f"type (missing: {', '.join(missing)})."
+            )
+        return data

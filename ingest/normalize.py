@@ -1,0 +1,211 @@
+"""Normalization: turn a validated SMP bundle into the values the index stores.
+
+Pure functions on the ``smp`` model, apart from the database code, so they can
+be tested on plain data and reused by reprocessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from meshmark.scoring.normalize import env_class, normalize_arch
+from smp.model import (
+    EnvironmentConfig,
+    PerformanceTestResult,
+    ResourceUsage,
+    RunResources,
+    ServiceMeshConfig,
+)
+
+_K8S_MINOR = re.compile(r"v?(\d+)\.(\d+)")
+_KERNEL_SERIES = re.compile(r"(\d+)\.(\d+)")
+
+
+def kubernetes_minor(version: str | None) -> str:
+    """``v1.29.3-gke.100`` -> ``1.29``; patch releases do not change what a run measures."""
+    if not version:
+        return ""
+    match = _K8S_MINOR.search(version)
+    return f"{match.group(1)}.{match.group(2)}" if match else version.strip()[:32]
+
+
+def kernel_series(version: str | None) -> str:
+    """``6.1.0-18-amd64`` -> ``6.1``."""
+    if not version:
+        return ""
+    match = _KERNEL_SERIES.search(version)
+    return f"{match.group(1)}.{match.group(2)}" if match else version.strip()[:64]
+
+
+def environment_class(env: EnvironmentConfig) -> str:
+    """The grouping leaderboards use: platform, CPU architecture and size.
+
+    Coarse on purpose: two clusters in the same class are close enough that
+    ratios to their own baselines can be ranked together. The architecture and
+    core buckets are MeshMark's (docs/meshmark.md); the platform prefix keeps
+    one-machine local runs apart from Kubernetes clusters.
+    """
+    platform = "k8s" if env.kubernetes_version else "local"
+    return f"{platform}/{env_class(env.node)}"
+
+
+@dataclass(frozen=True)
+class EnvironmentValues:
+    fingerprint: str
+    fields: dict[str, Any]
+
+
+def environment_values(env: EnvironmentConfig) -> EnvironmentValues:
+    """The comparable identity of an environment and the columns stored for it.
+
+    The fingerprint hashes what makes runs comparable: Kubernetes minor
+    version, and per node group the count, instance type, cores, memory and
+    architecture, plus CNI and kernel series when given. Calibration is not part
+    of it: the same cluster measures slightly differently every time.
+    """
+    nodes = sorted(
+        (
+            {
+                "count": node.count,
+                "type": node.type or "",
+                "cores": node.cores,
+                "mem_mb": node.mem_mb,
+                "arch": node.arch or "",
+            }
+            for node in env.node
+        ),
+        key=lambda n: json.dumps(n, sort_keys=True),
+    )
+    k8s = kubernetes_minor(env.kubernetes_version)
+    identity = {
+        "kubernetes": k8s,
+        "nodes": nodes,
+        "cni": (env.cni or "").lower(),
+        "kernel": kernel_series(env.kernel_version),
+    }
+    fingerprint = hashlib.sha256(
+        json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    node_count = sum(node.count for node in env.node)
+    cores = [node.cores * node.count for node in env.node if node.cores is not None]
+    mems = [node.mem_mb * node.count for node in env.node if node.mem_mb is not None]
+    total_cores = float(sum(cores)) if cores else None
+    arches = sorted({normalize_arch(node.arch) for node in env.node if node.arch})
+    arch = "+".join(arches)
+    fields: dict[str, Any] = {
+        "kubernetes_version": k8s,
+        "node_count": node_count,
+        "total_cores": total_cores,
+        "total_mem_mb": float(sum(mems)) if mems else None,
+        "arch": arch,
+        "nodes": nodes,
+        "cni": identity["cni"],
+        "kernel_version": identity["kernel"],
+        "provider": env.provider or "",
+        "environment_class": environment_class(env),
+        "calibration_probe": env.calibration.probe if env.calibration else "",
+        "calibration_score": env.calibration.score if env.calibration else None,
+    }
+    return EnvironmentValues(fingerprint=fingerprint, fields=fields)
+
+
+def mesh_config_values(config: ServiceMeshConfig, *, role: str) -> dict[str, Any]:
+    """The MeshConfig row a run belongs to. A baseline run belongs to mesh "none"."""
+    if role == "baseline":
+        return {
+            "mesh_type": "none",
+            "version": "",
+            "mtls": None,
+            "telemetry": None,
+            "policy": None,
+            "proxy_concurrency": None,
+        }
+    return {
+        "mesh_type": config.mesh_type,
+        "version": config.mesh_version or "",
+        "mtls": config.mtls_enabled,
+        "telemetry": config.mesh_telemetry_enabled,
+        "policy": config.mesh_policy_enabled,
+        "proxy_concurrency": config.proxy_concurrency,
+    }
+
+
+def _sum_usage(blocks: list[ResourceUsage | None]) -> tuple[int | None, float | None, float | None]:
+    present = [b for b in blocks if b is not None]
+    if not present:
+        return None, None, None
+    counts = [b.count for b in present if b.count is not None]
+    cpus = [b.cpu_mcores for b in present if b.cpu_mcores is not None]
+    mems = [b.mem_mb for b in present if b.mem_mb is not None]
+    return (
+        sum(counts) if counts else None,
+        float(sum(cpus)) if cpus else None,
+        float(sum(mems)) if mems else None,
+    )
+
+
+def resource_values(
+    run: PerformanceTestResult, mesh_config: ServiceMeshConfig | None
+) -> dict[str, Any]:
+    """Proxy, control-plane and application resources of one run.
+
+    Proxies are sidecars plus gateways; the control plane includes telemetry
+    and policy components. A mesh run that carries no ``resources`` of its own
+    takes the blocks of the bundle's mesh_config, which describe the mesh run.
+    """
+    res: RunResources | ServiceMeshConfig | None = run.resources
+    if res is None and run.role == "mesh":
+        res = mesh_config
+    if res is None:
+        return {}
+    proxy_count, proxy_cpu, proxy_mem = _sum_usage(
+        [res.sidecar, res.ingress_gateway, res.egress_gateway]
+    )
+    _, cp_cpu, cp_mem = _sum_usage([res.mesh_control_plane, res.mesh_telemetry, res.mesh_policy])
+    values: dict[str, Any] = {
+        "proxy_count": proxy_count,
+        "proxy_cpu_mcores": proxy_cpu,
+        "proxy_mem_mb": proxy_mem,
+        "control_plane_cpu_mcores": cp_cpu,
+        "control_plane_mem_mb": cp_mem,
+    }
+    workloads = run.resources.workloads if run.resources else []
+    if workloads:
+        cpus = [w.cpu_mcores for w in workloads if w.cpu_mcores is not None]
+        mems = [w.mem_mb for w in workloads if w.mem_mb is not None]
+        values["app_cpu_mcores"] = float(sum(cpus)) if cpus else None
+        values["app_mem_mb"] = float(sum(mems)) if mems else None
+    return values
+
+
+def run_values(run: PerformanceTestResult) -> dict[str, Any]:
+    """The Result columns that come straight from the SMP result."""
+    lat = run.latencies_ms
+    return {
+        "load_generator": run.load_generator.name if run.load_generator else "",
+        "load_generator_version": (run.load_generator.version or "") if run.load_generator else "",
+        "protocol": run.protocol or "",
+        "start_time": run.start_time,
+        "duration_s": run.duration_s,
+        "latency_min_ms": lat.min,
+        "latency_avg_ms": lat.average,
+        "p50_ms": lat.p50,
+        "p90_ms": lat.p90,
+        "p95_ms": lat.p95,
+        "p99_ms": lat.p99,
+        "p999_ms": lat.p999,
+        "latency_max_ms": lat.max,
+        "actual_qps": run.actual_qps,
+        "requested_qps": run.requested_qps,
+        "request_count": run.request_count,
+        "error_count": run.error_count,
+        "error_rate": run.error_rate,
+        "status_codes": dict(run.status_codes),
+        "histogram": [
+            {"start_ms": b.start_ms, "end_ms": b.end_ms, "count": b.count} for b in run.histogram
+        ],
+    }

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from ingest import apis
+
+urlpatterns = [
+    path("submissions", apis.SubmissionCreateApi.as_view(), name="api-submission-create"),
+    path(
+        "submissions/<uuid:submission_id>",
+        apis.SubmissionDetailApi.as_view(),
+        name="api-submission-detail",
+    ),
+    path("results", apis.ResultListApi.as_view(), name="api-result-list"),
+    path("results/<int:result_id>", apis.ResultDetailApi.as_view(), name="api-result-detail"),
+    path("profiles", apis.ProfileListApi.as_view(), name="api-profile-list"),
+    path("meshes", apis.MeshListApi.as_view(), name="api-mesh-list"),
+    path("environments", apis.EnvironmentListApi.as_view(), name="api-environment-list"),
+]

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from django.test import Client
+
+from ingest import services
+from ingest.models import Organization, Result
+
+from .conftest import post_json
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def corpus(
+    api: Client,
+    bundle_factory: Callable[..., dict[str, Any]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> list[str]:
+    """Three accepted submissions: istio 1.24 mTLS, linkerd 2.16, istio 1.24 without mTLS."""
+    ids = []
+    configs = [
+        {"mesh_type": "istio", "mesh_version": "1.24.1", "mtls_enabled": True},
+        {"mesh_type": "linkerd", "mesh_version": "2.16.0", "mtls_enabled": True},
+        {"mesh_type": "istio", "mesh_version": "1.24.1", "mtls_enabled": False},
+    ]
+    for config in configs:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_json(api, bundle_factory(mesh_config=config))
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
+    return ids
+
+
+def test_results_are_public_and_filterable(corpus: list[str]) -> None:
+    anonymous = Client()
+    everything = anonymous.get("/api/v1/results").json()
+    assert everything["count"] == 6
+    istio = anonymous.get("/api/v1/results", {"mesh": "istio"}).json()
+    assert istio["count"] == 2
+    assert {r["mesh"]["type"] for r in istio["results"]} == {"istio"}
+    plain = anonymous.get("/api/v1/results", {"mesh": "istio", "mtls": "false"}).json()
+    assert plain["count"] == 1
+    assert anonymous.get("/api/v1/results", {"role": "baseline"}).json()["count"] == 3
+    assert anonymous.get("/api/v1/results", {"organization": "acme"}).json()["count"] == 6
+    assert anonymous.get("/api/v1/results", {"profile": "http-5k"}).json()["count"] == 0
+    env_class = everything["results"][0]["environment"]["class"]
+    assert anonymous.get("/api/v1/results", {"environment_class": env_class}).json()["count"] == 6
+    assert anonymous.get("/api/v1/results", {"since": "2000-01-01"}).json()["count"] == 6
+    assert anonymous.get("/api/v1/results", {"until": "2000-01-01"}).json()["count"] == 0
+
+
+def test_a_bad_filter_is_a_clear_400(corpus: list[str]) -> None:
+    response = Client().get("/api/v1/results", {"since": "last week"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["path"] == "since"
+
+
+def test_listing_results_costs_a_fixed_number_of_queries(
+    corpus: list[str], django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    with django_assert_max_num_queries(3):
+        response = Client().get("/api/v1/results", {"limit": 100})
+    assert response.json()["count"] == 6
+
+
+def test_unlisted_results_and_organizations_leave_the_public_list(
+    corpus: list[str], org: Organization
+) -> None:
+    result = Result.objects.filter(role="mesh").first()
+    assert result is not None
+    services.result_set_listed(result=result, listed=False, reason="duplicate run", actor=None)
+    assert Client().get("/api/v1/results").json()["count"] == 5
+    assert Client().get(f"/api/v1/results/{result.pk}").status_code == 404
+    services.organization_set_listed(organization=org, listed=False, reason="spam", actor=None)
+    assert Client().get("/api/v1/results").json()["count"] == 0
+    result.refresh_from_db()
+    assert result.unlisted_reason == "duplicate run"  # kept, not deleted
+
+
+def test_unlisting_needs_a_reason(corpus: list[str]) -> None:
+    result = Result.objects.first()
+    assert result is not None
+    with pytest.raises(ValueError, match="needs a reason"):
+        services.result_set_listed(result=result, listed=False, reason=" ", actor=None)
+
+
+def test_a_result_exports_as_smp_json_and_yaml(corpus: list[str]) -> None:
+    result = Result.objects.filter(role="mesh").first()
+    assert result is not None
+    as_json = Client().get(f"/api/v1/results/{result.pk}", {"format": "smp-json"})
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"] == "application/json"
+    doc = as_json.json()
+    assert doc["latencies_ms"]["p99"] == 5.5
+    assert doc["profile_id"] == "http-1k"
+    as_yaml = Client().get(f"/api/v1/results/{result.pk}", {"format": "smp-yaml"})
+    assert yaml.safe_load(as_yaml.content) == doc
+    assert "attachment" in as_yaml["Content-Disposition"]
+    bad = Client().get(f"/api/v1/results/{result.pk}", {"format": "xml"})
+    assert bad.status_code == 400
+
+
+def test_the_exported_result_validates_with_the_smp_library(corpus: list[str]) -> None:
+    from smp.validate import validate_bytes
+
+    result = Result.objects.filter(role="mesh").first()
+    assert result is not None
+    exported = Client().get(f"/api/v1/results/{result.pk}", {"format": "smp-yaml"}).content
+    report = validate_bytes(exported)
+    assert report.ok, report.problems
+
+
+def test_profiles_are_seeded_and_listed(db: Any) -> None:
+    from smp.profiles import standard_profiles
+
+    body = Client().get("/api/v1/profiles").json()
+    assert [p["id"] for p in body] == sorted(p.id for p in standard_profiles())
+    http_1k = next(p for p in body if p["id"] == "http-1k")
+    assert http_1k["rps"] == 1000 and http_1k["protocol"] == "http"
+
+
+def test_meshes_and_environments_list_what_has_results(corpus: list[str]) -> None:
+    meshes = Client().get("/api/v1/meshes").json()
+    assert {(m["mesh_type"], m["mtls"]) for m in meshes} == {
+        ("none", None),
+        ("istio", True),
+        ("istio", False),
+        ("linkerd", True),
+    }
+    environments = Client().get("/api/v1/environments").json()
+    assert len(environments) == 1
+    assert environments[0]["result_count"] == 6
+    assert environments[0]["calibration_score"] == 1000.0
+
+
+def test_the_openapi_schema_and_docs_are_served(db: Any) -> None:
+    schema = Client().get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    assert "/api/v1/submissions" in text and "/api/v1/results/{result_id}" in text
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 200
+    page = docs.content.decode()
+    assert "swagger-ui" in page
+    assert "cdn." not in page and "unpkg" not in page  # assets come from this server

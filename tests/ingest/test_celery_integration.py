@@ -1,0 +1,124 @@
+"""A real Celery worker, fed through real Redis, processes submissions end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+
+from ingest import services
+from ingest.models import Result, Submission
+from meshmark.celery import app
+
+from .conftest import make_bundle, post_json
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+WAIT_S = 90
+
+
+def _reset_pool() -> None:
+    # Connections made for the previous broker URL must not be reused.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    redis.Redis.from_url(BROKER).flushdb()
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    app.conf.broker_url = BROKER
+    app.conf.task_always_eager = False
+    _reset_pool()
+    try:
+        yield BROKER
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = saved
+        _reset_pool()
+        redis.Redis.from_url(BROKER).flushdb()
+
+
+@pytest.fixture
+def worker(broker: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker}
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "meshmark",
+            "worker",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_done(ids: list[str], log: Path) -> dict[str, str]:
+    deadline = time.monotonic() + WAIT_S
+    statuses: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        statuses = {
+            str(k): v for k, v in Submission.objects.filter(pk__in=ids).values_list("pk", "status")
+        }
+        if all(s in ("accepted", "rejected") for s in statuses.values()):
+            return statuses
+        time.sleep(0.25)
+    pytest.fail(f"not processed within {WAIT_S}s: {statuses}\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_processes_submissions_through_redis(
+    worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    org = services.organization_create(slug="acme")
+    _, secret = services.token_issue(organization=org)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    ids = []
+    for i in range(8):
+        doc: dict[str, Any] = make_bundle(labels={"n": str(i)})
+        if i == 7:
+            doc["profile"] = "no-such-profile"
+        response = post_json(client, doc)
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "received"  # queued, not run inline
+        ids.append(response.json()["id"])
+    statuses = _wait_until_done(ids, tmp_path / "worker.log")
+    assert list(statuses.values()).count("accepted") == 7
+    assert statuses[ids[7]] == "rejected"
+    assert Result.objects.count() == 14
+    assert Submission.objects.filter(attempts=1).count() == 8
+    rejected = Submission.objects.get(pk=ids[7])
+    assert "known-profile" in {e["rule"] for e in rejected.errors}
