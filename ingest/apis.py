@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import authentication, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import selectors, services
 from ingest.auth import (
-    AnonReadThrottle,
     BearerTokenAuthentication,
     HasOrganizationToken,
     SubmissionRateThrottle,
 )
-from ingest.models import ApiToken, Environment, MeshConfig, Profile, Result, Submission
+from ingest.models import ApiToken, Environment, MeshConfig, Profile, Submission
 from ingest.problems import problem_response
 from smp.errors import Problem
 
@@ -40,10 +35,6 @@ def _absolute(request: Request, path: str) -> str:
 
 def _submission_url(request: Request, submission: Submission) -> str:
     return _absolute(request, reverse("api-submission-detail", args=[submission.pk]))
-
-
-def _result_url(request: Request, result_id: int) -> str:
-    return _absolute(request, reverse("api-result-detail", args=[result_id]))
 
 
 class SubmissionCreateApi(APIView):
@@ -174,7 +165,7 @@ class SubmissionDetailApi(APIView):
                 "role": r.role,
                 "ranked": r.ranked,
                 "unranked_reason": r.unranked_reason,
-                "url": _result_url(request, r.pk),
+                "url": _absolute(request, reverse("api-result-detail", args=[r.pk])),
             }
             for r in submission.results.order_by("run_index")
         ]
@@ -192,152 +183,6 @@ class SubmissionDetailApi(APIView):
             "results": results,
         }
         return Response(self.OutputSerializer(data).data)
-
-
-class ResultOutputSerializer(serializers.ModelSerializer):
-    profile = serializers.CharField(source="profile_id")
-    organization = serializers.CharField(source="organization.slug")
-    submission = serializers.UUIDField(source="submission_id")
-    baseline = serializers.IntegerField(source="baseline_id", allow_null=True)
-    mesh = serializers.SerializerMethodField()
-    environment = serializers.SerializerMethodField()
-    latencies_ms = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Result
-        fields = [
-            "id",
-            "submission",
-            "organization",
-            "role",
-            "profile",
-            "mesh",
-            "environment",
-            "baseline",
-            "ranked",
-            "unranked_reason",
-            "load_generator",
-            "load_generator_version",
-            "protocol",
-            "start_time",
-            "duration_s",
-            "latencies_ms",
-            "actual_qps",
-            "requested_qps",
-            "request_count",
-            "error_count",
-            "error_rate",
-            "status_codes",
-            "proxy_count",
-            "proxy_cpu_mcores",
-            "proxy_mem_mb",
-            "control_plane_cpu_mcores",
-            "control_plane_mem_mb",
-            "app_cpu_mcores",
-            "app_mem_mb",
-            "created_at",
-        ]
-
-    def get_mesh(self, obj: Result) -> dict[str, Any]:
-        m = obj.mesh_config
-        return {
-            "type": m.mesh_type,
-            "version": m.version,
-            "mtls": m.mtls,
-            "telemetry": m.telemetry,
-            "policy": m.policy,
-            "proxy_concurrency": m.proxy_concurrency,
-        }
-
-    def get_environment(self, obj: Result) -> dict[str, Any]:
-        e = obj.environment
-        return {
-            "id": e.pk,
-            "class": e.environment_class,
-            "kubernetes_version": e.kubernetes_version,
-            "node_count": e.node_count,
-            "total_cores": e.total_cores,
-        }
-
-    def get_latencies_ms(self, obj: Result) -> dict[str, float | None]:
-        return {
-            "min": obj.latency_min_ms,
-            "average": obj.latency_avg_ms,
-            "p50": obj.p50_ms,
-            "p90": obj.p90_ms,
-            "p95": obj.p95_ms,
-            "p99": obj.p99_ms,
-            "p999": obj.p999_ms,
-            "max": obj.latency_max_ms,
-        }
-
-
-RESULT_FILTERS = [
-    OpenApiParameter(name, str, description=text)
-    for name, text in [
-        ("mesh", "mesh type, e.g. istio"),
-        ("version", "mesh version, e.g. 1.24.1"),
-        ("mtls", "true or false"),
-        ("profile", "standard profile id, e.g. http-1k"),
-        ("environment_class", "e.g. k8s/x86_64/8-15 cores"),
-        ("organization", "organization slug"),
-        ("role", "baseline or mesh"),
-        ("since", "first day, YYYY-MM-DD"),
-        ("until", "last day, YYYY-MM-DD"),
-    ]
-]
-
-
-class ResultListApi(APIView):
-    """Public results, newest first, with filters."""
-
-    throttle_classes = [AnonReadThrottle]
-
-    @extend_schema(parameters=RESULT_FILTERS, responses={200: ResultOutputSerializer(many=True)})
-    def get(self, request: Request) -> Response:
-        try:
-            qs = selectors.result_list(request.query_params)
-        except selectors.FilterError as exc:
-            return problem_response(400, str(exc), [Problem(exc.field, "filter", str(exc))])
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        data = ResultOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
-
-
-EXPORT_FORMATS = {"smp-json", "smp-yaml"}
-
-
-class ResultDetailApi(APIView):
-    """One public result; ``?format=smp-json`` or ``smp-yaml`` exports the stored SMP result."""
-
-    throttle_classes = [AnonReadThrottle]
-
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS))],
-        responses={200: ResultOutputSerializer},
-    )
-    def get(self, request: Request, result_id: int) -> Response | HttpResponse:
-        result = get_object_or_404(selectors.public_results(), pk=result_id)
-        export = request.query_params.get("format")
-        if export is None:
-            return Response(ResultOutputSerializer(result).data)
-        if export not in EXPORT_FORMATS:
-            message = f"format must be one of {', '.join(sorted(EXPORT_FORMATS))}, got {export!r}"
-            return problem_response(400, message, [Problem("format", "enum", message)])
-        doc = {**result.smp, "profile_id": result.profile_id}
-        if export == "smp-json":
-            response = HttpResponse(json.dumps(doc, indent=2), content_type="application/json")
-            suffix = "json"
-        else:
-            response = HttpResponse(
-                yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml"
-            )
-            suffix = "yaml"
-        response["Content-Disposition"] = (
-            f'attachment; filename="meshmark-result-{result.pk}.{suffix}"'
-        )
-        return response
 
 
 class ProfileListApi(APIView):

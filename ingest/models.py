@@ -254,11 +254,13 @@ class Result(models.Model):
     error_rate = models.FloatField(null=True, blank=True)
     status_codes = models.JSONField(default=dict, blank=True)
     histogram = models.JSONField(default=list, blank=True)
-    # Resources during this run: the mesh's (sidecars + gateways + control
-    # plane) and the application's, in millicores and MiB.
-    proxy_count = models.PositiveIntegerField(null=True, blank=True)
-    proxy_cpu_mcores = models.FloatField(null=True, blank=True)
-    proxy_mem_mb = models.FloatField(null=True, blank=True)
+    # Resources during this run, in millicores and MiB: the mesh's (sidecars,
+    # gateways, control plane with telemetry and policy) and the application's.
+    sidecar_count = models.PositiveIntegerField(null=True, blank=True)
+    sidecar_cpu_mcores = models.FloatField(null=True, blank=True)
+    sidecar_mem_mb = models.FloatField(null=True, blank=True)
+    gateway_cpu_mcores = models.FloatField(null=True, blank=True)
+    gateway_mem_mb = models.FloatField(null=True, blank=True)
     control_plane_cpu_mcores = models.FloatField(null=True, blank=True)
     control_plane_mem_mb = models.FloatField(null=True, blank=True)
     app_cpu_mcores = models.FloatField(null=True, blank=True)

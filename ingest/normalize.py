@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from meshmark.scoring.inputs import app_workloads, mesh_blocks
 from meshmark.scoring.normalize import env_class, normalize_arch
 from smp.model import (
     EnvironmentConfig,
     PerformanceTestResult,
     ResourceUsage,
-    RunResources,
     ServiceMeshConfig,
 )
 
@@ -149,37 +149,44 @@ def _sum_usage(blocks: list[ResourceUsage | None]) -> tuple[int | None, float | 
 
 
 def resource_values(
-    run: PerformanceTestResult, mesh_config: ServiceMeshConfig | None
+    run: PerformanceTestResult,
+    mesh_config: ServiceMeshConfig | None,
+    environment: EnvironmentConfig | None = None,
 ) -> dict[str, Any]:
-    """Proxy, control-plane and application resources of one run.
+    """Sidecar, gateway, control-plane and application resources of one run.
 
-    Proxies are sidecars plus gateways; the control plane includes telemetry
-    and policy components. A mesh run that carries no ``resources`` of its own
-    takes the blocks of the bundle's mesh_config, which describe the mesh run.
+    The blocks are chosen exactly as the score reads them (docs/meshmark.md,
+    "Inputs"): block by block, what the run measured, else the bundle's
+    mesh_config (for mesh runs); workloads from the run, else the environment.
+    Gateways are ingress plus egress; the control plane includes telemetry
+    and policy.
     """
-    res: RunResources | ServiceMeshConfig | None = run.resources
-    if res is None and run.role == "mesh":
-        res = mesh_config
-    if res is None:
-        return {}
-    proxy_count, proxy_cpu, proxy_mem = _sum_usage(
-        [res.sidecar, res.ingress_gateway, res.egress_gateway]
+    blocks = mesh_blocks(run, mesh_config if run.role == "mesh" else None)
+    sidecar_count, sidecar_cpu, sidecar_mem = _sum_usage([blocks.get("sidecar")])
+    _, gateway_cpu, gateway_mem = _sum_usage(
+        [blocks.get("ingress_gateway"), blocks.get("egress_gateway")]
     )
-    _, cp_cpu, cp_mem = _sum_usage([res.mesh_control_plane, res.mesh_telemetry, res.mesh_policy])
-    values: dict[str, Any] = {
-        "proxy_count": proxy_count,
-        "proxy_cpu_mcores": proxy_cpu,
-        "proxy_mem_mb": proxy_mem,
+    _, cp_cpu, cp_mem = _sum_usage(
+        [blocks.get("mesh_control_plane"), blocks.get("mesh_telemetry"), blocks.get("mesh_policy")]
+    )
+    _, app_cpu, app_mem = _sum_usage(
+        [
+            ResourceUsage(count=w.count, cpu_mcores=w.cpu_mcores, mem_mb=w.mem_mb)
+            for w in app_workloads(run, environment)
+        ]
+    )
+    values = {
+        "sidecar_count": sidecar_count,
+        "sidecar_cpu_mcores": sidecar_cpu,
+        "sidecar_mem_mb": sidecar_mem,
+        "gateway_cpu_mcores": gateway_cpu,
+        "gateway_mem_mb": gateway_mem,
         "control_plane_cpu_mcores": cp_cpu,
         "control_plane_mem_mb": cp_mem,
+        "app_cpu_mcores": app_cpu,
+        "app_mem_mb": app_mem,
     }
-    workloads = run.resources.workloads if run.resources else []
-    if workloads:
-        cpus = [w.cpu_mcores for w in workloads if w.cpu_mcores is not None]
-        mems = [w.mem_mb for w in workloads if w.mem_mb is not None]
-        values["app_cpu_mcores"] = float(sum(cpus)) if cpus else None
-        values["app_mem_mb"] = float(sum(mems)) if mems else None
-    return values
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def run_values(run: PerformanceTestResult) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from ingest.models import (
     Result,
     Submission,
 )
+from ingest.signals import submission_accepted
 from smp import consistency, document
 from smp.errors import Problem
 from smp.model import Bundle
@@ -259,6 +260,7 @@ def submission_process(*, submission_id: Any) -> Submission | None:
             with transaction.atomic():
                 _store_results(submission, bundle, profile)
                 _finish(submission, Submission.Status.ACCEPTED, warnings=warnings)
+                submission_accepted.send(sender=Submission, submission=submission)
     except Exception:
         logger.exception("processing submission %s failed", submission_id)
         _finish(
@@ -340,7 +342,7 @@ def _store_results(submission: Submission, bundle: Bundle, profile: Profile) -> 
             calibration_score=env_values.fields["calibration_score"],
             smp=smp_doc,
             **normalize.run_values(run),
-            **normalize.resource_values(run, bundle.mesh_config),
+            **normalize.resource_values(run, bundle.mesh_config, bundle.environment),
         )
         row.save()
         if run.role == "baseline":

@@ -11,8 +11,6 @@ urlpatterns = [
         apis.SubmissionDetailApi.as_view(),
         name="api-submission-detail",
     ),
-    path("results", apis.ResultListApi.as_view(), name="api-result-list"),
-    path("results/<int:result_id>", apis.ResultDetailApi.as_view(), name="api-result-detail"),
     path("profiles", apis.ProfileListApi.as_view(), name="api-profile-list"),
     path("meshes", apis.MeshListApi.as_view(), name="api-mesh-list"),
     path("environments", apis.EnvironmentListApi.as_view(), name="api-environment-list"),

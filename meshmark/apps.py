@@ -8,5 +8,6 @@ class MeshmarkConfig(AppConfig):
     verbose_name = "MeshMark"
 
     def ready(self) -> None:
-        # Importing the Celery app here binds @shared_task to it in every process.
-        from meshmark import celery  # noqa: F401
+        # Importing the Celery app here binds @shared_task to it in every process;
+        # importing the receivers connects them to ingest's signals.
+        from meshmark import celery, receivers  # noqa: F401

@@ -205,6 +205,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.sweep_submissions",
         "schedule": float(envint("SUBMISSION_SWEEP_EVERY_S", 60)),
     },
+    # After a formula version change (a deploy), results lacking a current score
+    # are re-scored in the background, batch by batch.
+    "rescore-if-needed": {"task": "meshmark.rescore_if_needed", "schedule": 600.0},
 }
 
 # Cache: local memory by default; Redis in production (shared by all workers so

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ingest.urls")),
+    path("api/v1/", include("meshmark.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("upload", ingest_views.upload, name="upload"),
     path(

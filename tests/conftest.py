@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.test import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
@@ -28,3 +31,39 @@ def samples() -> Path:
 def sample_files() -> list[Path]:
     """Every sample output, for tests that must cover them all."""
     return sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.name != "SOURCES.md")
+
+
+# Shared database fixtures: an organization with a token, and a client using it.
+
+
+@pytest.fixture
+def bundle_factory() -> Callable[..., dict[str, Any]]:
+    from tests.factories import make_bundle
+
+    return make_bundle
+
+
+@pytest.fixture
+def org(db: Any) -> Any:
+    from ingest import services
+
+    return services.organization_create(slug="acme", name="Acme Platform Team")
+
+
+@pytest.fixture
+def other_org(db: Any) -> Any:
+    from ingest import services
+
+    return services.organization_create(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def token(org: Any) -> Any:
+    from ingest import services
+
+    return services.token_issue(organization=org, name="ci")
+
+
+@pytest.fixture
+def api(token: Any) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token[1]}")

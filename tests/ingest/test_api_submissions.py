@@ -49,7 +49,7 @@ def test_it_accepts_a_bundle_and_stores_the_bytes_verbatim(
     assert mesh.p99_ms == 5.5 and baseline.p99_ms == 3.0
     assert mesh.mesh_config.mesh_type == "istio" and mesh.mesh_config.mtls is True
     assert baseline.mesh_config.mesh_type == "none"
-    assert mesh.proxy_cpu_mcores == 700.0 and mesh.control_plane_mem_mb == 120.0
+    assert mesh.sidecar_cpu_mcores == 700.0 and mesh.control_plane_mem_mb == 120.0
     assert mesh.environment.kubernetes_version == "1.30"
     assert mesh.environment.environment_class == "k8s/x86_64/16-31 cores"
 

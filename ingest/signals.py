@@ -1,0 +1,10 @@
+"""Signals ingest sends so the read side (meshmark/) can react without ingest importing it."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent inside the transaction that accepts a submission, after its results are
+# stored; receivers that write (scores, aggregates) commit or roll back with it.
+# Arguments: submission (ingest.models.Submission).
+submission_accepted = Signal()

@@ -1,0 +1,251 @@
+"""Public reads of results with their MeshMark, and the scoring preview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest import selectors
+from ingest.auth import AnonReadThrottle
+from ingest.models import Result
+from ingest.problems import problem_response
+from meshmark.models import Score
+from meshmark.scoring import FORMULA_VERSION
+from meshmark.scoring.preview import bundle_scores
+from smp.errors import Problem
+from smp.validate import validate_bytes
+
+PREVIEW_MAX_BYTES = 5 * 1024 * 1024
+
+
+def score_dict(score: Score) -> dict[str, Any]:
+    return {
+        "version": score.formula_version,
+        "score": score.score,
+        "partial": score.partial,
+        "classes": score.classes,
+        "mues": score.mues,
+        "missing": score.missing,
+        "mue_mask": score.mue_mask,
+        "figures": {
+            "cpu_mcores_per_1k_rps": score.cpu_mcores_per_1k_rps,
+            "mem_mb_per_proxy": score.mem_mb_per_proxy,
+            "added_p99_ms": score.added_p99_ms,
+            "calibration_factor": score.calibration_factor,
+            "normalized": score.normalized,
+        },
+    }
+
+
+def with_current_scores(qs: QuerySet[Result]) -> QuerySet[Result]:
+    """Prefetch each result's score of the current formula version (one extra query)."""
+    return qs.prefetch_related(
+        Prefetch(
+            "scores",
+            queryset=Score.objects.filter(formula_version=FORMULA_VERSION),
+            to_attr="current_scores",
+        )
+    )
+
+
+class ResultOutputSerializer(serializers.ModelSerializer):
+    """A public result with its current MeshMark (``meshmark`` is null for baselines
+    and for mesh runs that are unranked or not yet scored)."""
+
+    profile = serializers.CharField(source="profile_id")
+    organization = serializers.CharField(source="organization.slug")
+    submission = serializers.UUIDField(source="submission_id")
+    baseline = serializers.IntegerField(source="baseline_id", allow_null=True)
+    mesh = serializers.SerializerMethodField()
+    environment = serializers.SerializerMethodField()
+    latencies_ms = serializers.SerializerMethodField()
+    meshmark = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Result
+        fields = [
+            "id",
+            "submission",
+            "organization",
+            "role",
+            "profile",
+            "mesh",
+            "environment",
+            "baseline",
+            "ranked",
+            "unranked_reason",
+            "load_generator",
+            "load_generator_version",
+            "protocol",
+            "start_time",
+            "duration_s",
+            "latencies_ms",
+            "actual_qps",
+            "requested_qps",
+            "request_count",
+            "error_count",
+            "error_rate",
+            "status_codes",
+            "sidecar_count",
+            "sidecar_cpu_mcores",
+            "sidecar_mem_mb",
+            "gateway_cpu_mcores",
+            "gateway_mem_mb",
+            "control_plane_cpu_mcores",
+            "control_plane_mem_mb",
+            "app_cpu_mcores",
+            "app_mem_mb",
+            "meshmark",
+            "created_at",
+        ]
+
+    def get_mesh(self, obj: Result) -> dict[str, Any]:
+        m = obj.mesh_config
+        return {
+            "type": m.mesh_type,
+            "version": m.version,
+            "mtls": m.mtls,
+            "telemetry": m.telemetry,
+            "policy": m.policy,
+            "proxy_concurrency": m.proxy_concurrency,
+        }
+
+    def get_environment(self, obj: Result) -> dict[str, Any]:
+        e = obj.environment
+        return {
+            "id": e.pk,
+            "class": e.environment_class,
+            "kubernetes_version": e.kubernetes_version,
+            "node_count": e.node_count,
+            "total_cores": e.total_cores,
+        }
+
+    def get_meshmark(self, obj: Result) -> dict[str, Any] | None:
+        scores = getattr(obj, "current_scores", None)
+        if scores is None:
+            scores = list(obj.scores.filter(formula_version=FORMULA_VERSION))
+        if not scores:
+            return None
+        return score_dict(scores[0])
+
+    def get_latencies_ms(self, obj: Result) -> dict[str, float | None]:
+        return {
+            "min": obj.latency_min_ms,
+            "average": obj.latency_avg_ms,
+            "p50": obj.p50_ms,
+            "p90": obj.p90_ms,
+            "p95": obj.p95_ms,
+            "p99": obj.p99_ms,
+            "p999": obj.p999_ms,
+            "max": obj.latency_max_ms,
+        }
+
+
+RESULT_FILTERS = [
+    OpenApiParameter(name, str, description=text)
+    for name, text in [
+        ("mesh", "mesh type, e.g. istio"),
+        ("version", "mesh version, e.g. 1.24.1"),
+        ("mtls", "true or false"),
+        ("profile", "standard profile id, e.g. http-1k"),
+        ("environment_class", "e.g. k8s/x86_64/8-15 cores"),
+        ("organization", "organization slug"),
+        ("role", "baseline or mesh"),
+        ("since", "first day, YYYY-MM-DD"),
+        ("until", "last day, YYYY-MM-DD"),
+    ]
+]
+
+
+class ResultListApi(APIView):
+    """Public results, newest first, with filters."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(parameters=RESULT_FILTERS, responses={200: ResultOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        try:
+            qs = with_current_scores(selectors.result_list(request.query_params))
+        except selectors.FilterError as exc:
+            return problem_response(400, str(exc), [Problem(exc.field, "filter", str(exc))])
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        data = ResultOutputSerializer(page, many=True).data
+        return paginator.get_paginated_response(data)
+
+
+EXPORT_FORMATS = {"smp-json", "smp-yaml"}
+
+
+class ResultDetailApi(APIView):
+    """One public result; ``?format=smp-json`` or ``smp-yaml`` exports the stored SMP result."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS))],
+        responses={200: ResultOutputSerializer},
+    )
+    def get(self, request: Request, result_id: int) -> Response | HttpResponse:
+        result = get_object_or_404(with_current_scores(selectors.public_results()), pk=result_id)
+        export = request.query_params.get("format")
+        if export is None:
+            return Response(ResultOutputSerializer(result).data)
+        if export not in EXPORT_FORMATS:
+            message = f"format must be one of {', '.join(sorted(EXPORT_FORMATS))}, got {export!r}"
+            return problem_response(400, message, [Problem("format", "enum", message)])
+        doc = {**result.smp, "profile_id": result.profile_id}
+        if export == "smp-json":
+            response = HttpResponse(json.dumps(doc, indent=2), content_type="application/json")
+            suffix = "json"
+        else:
+            response = HttpResponse(
+                yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml"
+            )
+            suffix = "yaml"
+        response["Content-Disposition"] = (
+            f'attachment; filename="meshmark-result-{result.pk}.{suffix}"'
+        )
+        return response
+
+
+class ScorePreviewApi(APIView):
+    """Score an SMP bundle without storing it: what MeshMark would it get?"""
+
+    throttle_classes = [AnonReadThrottle]
+    parser_classes: list[Any] = []
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR},
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        body = request._request.body
+        if len(body) > PREVIEW_MAX_BYTES:
+            return problem_response(413, f"the body is larger than {PREVIEW_MAX_BYTES} bytes")
+        report = validate_bytes(body, "smp")
+        if not report.ok or report.bundle is None:
+            problems = report.errors or [
+                Problem("", "bundle", "send an SMP bundle (environment, mesh_config, runs)")
+            ]
+            return problem_response(400, "; ".join(p.message for p in problems), problems)
+        return Response(
+            {
+                "formula_version": FORMULA_VERSION,
+                "profile": report.bundle.profile,
+                "runs": bundle_scores(report.bundle),
+                "warnings": [w.as_dict() for w in report.warnings],
+            }
+        )
