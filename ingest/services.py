@@ -31,7 +31,7 @@ from ingest.models import (
     Result,
     Submission,
 )
-from ingest.signals import submission_accepted
+from ingest.signals import results_listing_changed, submission_accepted
 from smp import consistency, document
 from smp.errors import Problem
 from smp.model import Bundle
@@ -414,6 +414,7 @@ def result_set_listed(*, result: Result, listed: bool, reason: str, actor: Actor
     Result.objects.filter(pk=result.pk).update(
         is_listed=listed, unlisted_reason="" if listed else reason
     )
+    results_listing_changed.send(sender=Result, result_ids=[result.pk])
     AuditEvent.objects.create(
         action=AuditEvent.Action.RESULT_RELISTED if listed else AuditEvent.Action.RESULT_UNLISTED,
         actor=_user(actor),
@@ -431,6 +432,10 @@ def organization_set_listed(
         raise ValueError("unlisting an organization needs a reason")
     Organization.objects.filter(pk=organization.pk).update(
         is_listed=listed, unlisted_reason="" if listed else reason
+    )
+    results_listing_changed.send(
+        sender=Organization,
+        result_ids=list(organization.submissions.values_list("results__pk", flat=True)),
     )
     AuditEvent.objects.create(
         action=(

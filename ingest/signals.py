@@ -8,3 +8,7 @@ from django.dispatch import Signal
 # stored; receivers that write (scores, aggregates) commit or roll back with it.
 # Arguments: submission (ingest.models.Submission).
 submission_accepted = Signal()
+
+# Sent after moderation listed or unlisted results (or a whole organization's).
+# Arguments: result_ids (list[int]).
+results_listing_changed = Signal()

@@ -21,6 +21,7 @@ from ingest import selectors
 from ingest.auth import AnonReadThrottle
 from ingest.models import Result
 from ingest.problems import problem_response
+from meshmark.exports import results_csv
 from meshmark.models import Score
 from meshmark.scoring import FORMULA_VERSION
 from meshmark.scoring.preview import bundle_scores
@@ -28,6 +29,8 @@ from smp.errors import Problem
 from smp.validate import validate_bytes
 
 PREVIEW_MAX_BYTES = 5 * 1024 * 1024
+CSV_LIMIT = 10_000
+"""Most rows one CSV export of results holds (newest first; filter to narrow it)."""
 
 
 def score_dict(score: Score) -> dict[str, Any]:
@@ -165,6 +168,7 @@ RESULT_FILTERS = [
         ("role", "baseline or mesh"),
         ("since", "first day, YYYY-MM-DD"),
         ("until", "last day, YYYY-MM-DD"),
+        ("format", "csv for a CSV download (at most 10,000 rows, newest first)"),
     ]
 ]
 
@@ -175,11 +179,14 @@ class ResultListApi(APIView):
     throttle_classes = [AnonReadThrottle]
 
     @extend_schema(parameters=RESULT_FILTERS, responses={200: ResultOutputSerializer(many=True)})
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
         try:
             qs = with_current_scores(selectors.result_list(request.query_params))
         except selectors.FilterError as exc:
             return problem_response(400, str(exc), [Problem(exc.field, "filter", str(exc))])
+        if request.query_params.get("format") == "csv":
+            limit = min(int(request.query_params.get("limit") or CSV_LIMIT), CSV_LIMIT)
+            return results_csv(ResultOutputSerializer(qs[:limit], many=True).data)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = ResultOutputSerializer(page, many=True).data

@@ -41,3 +41,99 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.formula_version} {self.score} for result {self.result_id}"
+
+
+class LeaderboardEntry(models.Model):
+    """One scored mesh run as a leaderboard sees it: its group keys and figures.
+
+    A narrow, indexed copy of what aggregation needs, so building or filtering
+    a leaderboard reads only its own group's entries, never all results.
+    ``complete`` is True when every MeshMark class was scored; complete and
+    partial scores are ranked apart (docs/meshmark.md, missing figures).
+    """
+
+    score = models.OneToOneField(Score, on_delete=models.CASCADE, related_name="entry")
+    result = models.ForeignKey("ingest.Result", on_delete=models.CASCADE, related_name="+")
+    formula_version = models.CharField(max_length=32)
+    profile = models.ForeignKey("ingest.Profile", on_delete=models.CASCADE, related_name="+")
+    profile_version = models.PositiveIntegerField()
+    protocol = models.CharField(max_length=8)
+    environment_class = models.CharField(max_length=64)
+    mesh_config = models.ForeignKey("ingest.MeshConfig", on_delete=models.CASCADE, related_name="+")
+    complete = models.BooleanField()
+    organization_id = models.BigIntegerField()
+    environment_id = models.BigIntegerField()
+    submission_id = models.UUIDField()
+    kubernetes_version = models.CharField(max_length=32, blank=True)
+    value = models.FloatField()
+    added_p99_ms = models.FloatField(null=True)
+    cpu_mcores_per_1k_rps = models.FloatField(null=True)
+    mem_mb_per_proxy = models.FloatField(null=True)
+    normalized = models.BooleanField(default=False)
+    listed = models.BooleanField(default=True)
+    # Flagged by the robust z-score of its row; kept, never deleted, left out of aggregates.
+    is_outlier = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["formula_version", "profile", "environment_class", "mesh_config"],
+                name="entry_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value:.1f} for result {self.result_id} in {self.profile_id}"
+
+
+class LeaderboardRow(models.Model):
+    """The aggregate of one mesh configuration within one comparability group."""
+
+    formula_version = models.CharField(max_length=32)
+    profile = models.ForeignKey("ingest.Profile", on_delete=models.CASCADE, related_name="+")
+    profile_version = models.PositiveIntegerField()
+    protocol = models.CharField(max_length=8)
+    environment_class = models.CharField(max_length=64)
+    mesh_config = models.ForeignKey("ingest.MeshConfig", on_delete=models.CASCADE, related_name="+")
+    complete = models.BooleanField()
+    results = models.PositiveIntegerField()
+    submissions = models.PositiveIntegerField()
+    organizations = models.PositiveIntegerField()
+    environments = models.PositiveIntegerField()
+    outliers = models.PositiveIntegerField()
+    median = models.FloatField()
+    ci_low = models.FloatField()
+    ci_high = models.FloatField()
+    added_p99_ms = models.FloatField(null=True)
+    cpu_mcores_per_1k_rps = models.FloatField(null=True)
+    mem_mb_per_proxy = models.FloatField(null=True)
+    # True when every figure above came from calibrated environments.
+    normalized = models.BooleanField(default=False)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "formula_version",
+                    "profile",
+                    "environment_class",
+                    "mesh_config",
+                    "complete",
+                ],
+                name="one_row_per_config_and_group",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["formula_version", "profile", "environment_class"], name="row_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.profile_id}/{self.environment_class}: {self.mesh_config_id} {self.median:.1f}"
+        )

@@ -16,6 +16,7 @@ import numpy as np
 from django.db import transaction
 
 from ingest.models import Result, Submission
+from meshmark import aggregates
 from meshmark.models import Score
 from meshmark.scoring import FORMULA_VERSION, PairArrays, score_arrays
 from meshmark.scoring.normalize import (
@@ -115,7 +116,8 @@ def _optional(value: float) -> float | None:
 
 
 def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) -> int:
-    """Score these mesh results (those with a baseline) and store one Score each.
+    """Score these mesh results (those with a baseline), store one Score each, and
+    bring their leaderboard rows up to date.
 
     Re-running replaces the scores of the same version (upsert), so it is safe
     to repeat. Returns how many scores were written.
@@ -174,6 +176,10 @@ def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) 
             "normalized",
         ],
     )
+    score_ids = Score.objects.filter(
+        result_id__in=[row["pk"] for row in rows], formula_version=version
+    ).values_list("pk", flat=True)
+    aggregates.leaderboards_update(score_ids=score_ids)
     return len(objects)
 
 

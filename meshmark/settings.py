@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     # After a formula version change (a deploy), results lacking a current score
     # are re-scored in the background, batch by batch.
     "rescore-if-needed": {"task": "meshmark.rescore_if_needed", "schedule": 600.0},
+    # Incremental updates keep rows current; the rebuild is the safety net.
+    "rebuild-leaderboards": {
+        "task": "meshmark.rebuild_leaderboards",
+        "schedule": float(envint("LEADERBOARD_REBUILD_EVERY_S", 3600)),
+    },
 }
 
 # Cache: local memory by default; Redis in production (shared by all workers so

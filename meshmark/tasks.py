@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from meshmark import services
+from meshmark import aggregates, services
 from meshmark.scoring import FORMULA_VERSION
 
 
@@ -26,3 +26,9 @@ def rescore_if_needed() -> bool:
         rescore_batch.delay(0, FORMULA_VERSION)
         return True
     return False
+
+
+@shared_task(name="meshmark.rebuild_leaderboards", time_limit=1800, soft_time_limit=1700)
+def rebuild_leaderboards() -> int:
+    """Periodic: rebuild every entry and row of the current version from the scores."""
+    return aggregates.leaderboards_rebuild()

@@ -6,11 +6,13 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ingest import views as ingest_views
+from meshmark.badges import badge
 from meshmark.health import healthz
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("badge/<str:mesh>/<str:version>/<str:profile>.svg", badge, name="badge"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ingest.urls")),
     path("api/v1/", include("meshmark.api_urls")),

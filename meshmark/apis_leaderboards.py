@@ -1,0 +1,101 @@
+"""Leaderboards and comparisons as JSON (and CSV)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest.auth import AnonReadThrottle
+from ingest.problems import problem_response
+from meshmark import exports, selectors
+from smp.errors import Problem
+
+LEADERBOARD_PARAMETERS = [
+    OpenApiParameter(name, str, description=text)
+    for name, text in [
+        (
+            "environment_class",
+            "comparability group, e.g. k8s/x86_64/16-31 cores (default: largest)",
+        ),
+        ("mesh", "mesh type, e.g. istio"),
+        ("mtls", "true or false"),
+        ("min_version", "lowest mesh version, e.g. 1.22"),
+        ("max_version", "highest mesh version"),
+        ("kubernetes_version", "Kubernetes minor version, e.g. 1.30"),
+        ("since", "first day, YYYY-MM-DD"),
+        ("until", "last day, YYYY-MM-DD"),
+        ("format", "csv for a CSV download"),
+    ]
+]
+
+
+def _error(exc: selectors.SelectorError) -> Response:
+    return problem_response(exc.status, str(exc), [Problem(exc.field, "filter", str(exc))])
+
+
+def leaderboard_dict(board: selectors.Leaderboard) -> dict[str, Any]:
+    return {
+        "profile": {
+            "id": board.profile.pk,
+            "version": board.profile.version,
+            "protocol": board.profile.protocol,
+            "name": board.profile.name,
+        },
+        "environment_class": board.environment_class,
+        "formula_version": board.formula_version,
+        "groups": board.groups,
+        "filters": board.filters,
+        "rows": [r.as_dict() for r in board.rows],
+        "partial_rows": [r.as_dict() for r in board.partial_rows],
+        "figures_label": "normalized to the reference machine where the environment was calibrated",
+    }
+
+
+class LeaderboardApi(APIView):
+    """A profile's leaderboard in one comparability group: ranked rows with 95% CIs."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(parameters=LEADERBOARD_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, profile: str) -> Any:
+        try:
+            board = selectors.leaderboard(profile, request.query_params)
+        except selectors.SelectorError as exc:
+            return _error(exc)
+        if request.query_params.get("format") == "csv":
+            return exports.leaderboard_csv(board)
+        return Response(leaderboard_dict(board))
+
+
+class CompareApi(APIView):
+    """Two or more configurations side by side, with a significance test and effect size."""
+
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("profile", str, required=True),
+            OpenApiParameter("configs", str, required=True, description="mesh config ids: 3,7"),
+            OpenApiParameter("environment_class", str),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            comparison = selectors.compare(request.query_params)
+        except selectors.SelectorError as exc:
+            return _error(exc)
+        return Response(
+            {
+                "profile": comparison.profile.pk,
+                "environment_class": comparison.environment_class,
+                "rows": [r.as_dict() for r in comparison.rows],
+                "tests": comparison.tests,
+                "latency_curves_ms": {str(k): v for k, v in comparison.curves.items()},
+            }
+        )

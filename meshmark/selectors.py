@@ -1,0 +1,328 @@
+"""Reads of the read side: leaderboards, comparisons and badges.
+
+A leaderboard reads only its group's pre-computed rows; filters that rows
+cannot answer (Kubernetes version, dates) aggregate the group's entries, which
+are bounded by the group, never by the whole index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, Sum
+
+from ingest.models import MeshConfig, Profile, Result
+from meshmark.aggregates import row_values
+from meshmark.models import LeaderboardEntry, LeaderboardRow
+from meshmark.scoring import FORMULA_VERSION
+from meshmark.scoring.stats import compare as compare_samples
+from meshmark.scoring.stats import ties
+
+ROW_FILTERS = ("mesh", "mtls", "min_version", "max_version")
+ENTRY_FILTERS = ("kubernetes_version", "since", "until")
+PERCENTILES = ("p50", "p90", "p99", "p999")
+
+
+class SelectorError(ValueError):
+    """A bad filter or an unknown name; ``field`` says which parameter."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``v1.24.1-rc.2`` -> (1, 24, 1, 2): numeric parts, for version ranges."""
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+@dataclass
+class Row:
+    mesh_config_id: int
+    mesh_type: str
+    mesh_version: str
+    mtls: bool | None
+    telemetry: bool | None
+    complete: bool
+    median: float
+    ci_low: float
+    ci_high: float
+    results: int
+    submissions: int
+    organizations: int
+    environments: int
+    outliers: int
+    added_p99_ms: float | None
+    cpu_mcores_per_1k_rps: float | None
+    mem_mb_per_proxy: float | None
+    normalized: bool
+    rank: int = 0
+    tied: bool = False
+
+    @property
+    def label(self) -> str:
+        mtls = {True: "mTLS", False: "no mTLS", None: ""}[self.mtls]
+        return " ".join(p for p in (self.mesh_type, self.mesh_version, mtls) if p)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "label": self.label}
+
+
+@dataclass
+class Leaderboard:
+    profile: Profile
+    environment_class: str | None
+    formula_version: str
+    groups: list[dict[str, Any]]
+    rows: list[Row] = field(default_factory=list)
+    partial_rows: list[Row] = field(default_factory=list)
+    filters: dict[str, str] = field(default_factory=dict)
+    from_entries: bool = False
+
+
+def _bool(name: str, value: str) -> bool:
+    if value.lower() in {"true", "1", "yes"}:
+        return True
+    if value.lower() in {"false", "0", "no"}:
+        return False
+    raise SelectorError(name, f"{name} must be true or false, got {value!r}")
+
+
+def _date(name: str, value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise SelectorError(name, f"{name} must be a date like 2026-01-31, got {value!r}") from None
+
+
+def leaderboard_groups(profile: Profile, version: str = FORMULA_VERSION) -> list[dict[str, Any]]:
+    """The comparability groups a profile has results in, largest first."""
+    rows = (
+        LeaderboardRow.objects.filter(formula_version=version, profile=profile)
+        .values("environment_class", "profile_version", "protocol")
+        .annotate(configurations=Count("id"), results=Sum("results"))
+        .order_by("-results", "environment_class")
+    )
+    return [dict(row) for row in rows]
+
+
+def leaderboard(profile_id: str, params: Mapping[str, str]) -> Leaderboard:
+    """One profile's leaderboard in one group, ranked with ties, filtered by ``params``."""
+    profile = Profile.objects.filter(pk=profile_id).first()
+    if profile is None:
+        known = ", ".join(Profile.objects.values_list("id", flat=True))
+        raise SelectorError("profile", f"unknown profile {profile_id!r}; known: {known}", 404)
+    version = params.get("formula_version") or FORMULA_VERSION
+    groups = leaderboard_groups(profile, version)
+    env_class = params.get("environment_class") or (
+        groups[0]["environment_class"] if groups else None
+    )
+    board = Leaderboard(profile, env_class, version, groups)
+    board.filters = {k: v for k, v in params.items() if k in ROW_FILTERS + ENTRY_FILTERS and v}
+    if env_class is None:
+        return board
+    rows = _rows(profile, env_class, version, board.filters)
+    board.from_entries = any(k in board.filters for k in ENTRY_FILTERS)
+    _filter_rows(rows, board.filters)
+    complete = [r for r in rows if r.complete]
+    partial = [r for r in rows if not r.complete]
+    board.rows, board.partial_rows = _ranked(complete), _ranked(partial)
+    return board
+
+
+def _rows(profile: Profile, env_class: str, version: str, filters: dict[str, str]) -> list[Row]:
+    if not any(k in filters for k in ENTRY_FILTERS):
+        stored = LeaderboardRow.objects.filter(
+            formula_version=version, profile=profile, environment_class=env_class
+        ).select_related("mesh_config")
+        return [_row(r.mesh_config, r.complete, _stored_values(r)) for r in stored]
+    entries = LeaderboardEntry.objects.filter(
+        formula_version=version, profile=profile, environment_class=env_class, listed=True
+    )
+    if value := filters.get("kubernetes_version"):
+        entries = entries.filter(kubernetes_version=value.lstrip("v"))
+    if value := filters.get("since"):
+        entries = entries.filter(created_at__date__gte=_date("since", value))
+    if value := filters.get("until"):
+        entries = entries.filter(created_at__date__lte=_date("until", value))
+    grouped: dict[tuple[int, bool], list[LeaderboardEntry]] = {}
+    for entry in entries.order_by("pk"):
+        grouped.setdefault((entry.mesh_config_id, entry.complete), []).append(entry)
+    configs = MeshConfig.objects.in_bulk([key[0] for key in grouped])
+    out = []
+    for (config_id, complete), group in grouped.items():
+        values, _ = row_values(group)
+        if values is not None:
+            out.append(_row(configs[config_id], complete, values))
+    return out
+
+
+def _stored_values(row: LeaderboardRow) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in _VALUE_FIELDS}
+
+
+_VALUE_FIELDS = (
+    "median",
+    "ci_low",
+    "ci_high",
+    "results",
+    "submissions",
+    "organizations",
+    "environments",
+    "outliers",
+    "added_p99_ms",
+    "cpu_mcores_per_1k_rps",
+    "mem_mb_per_proxy",
+    "normalized",
+)
+
+
+def _row(config: MeshConfig, complete: bool, values: Mapping[str, Any]) -> Row:
+    return Row(
+        mesh_config_id=config.pk,
+        mesh_type=config.mesh_type,
+        mesh_version=config.version,
+        mtls=config.mtls,
+        telemetry=config.telemetry,
+        complete=complete,
+        **{f: values[f] for f in _VALUE_FIELDS},
+    )
+
+
+def _filter_rows(rows: list[Row], filters: dict[str, str]) -> None:
+    keep = list(rows)
+    if value := filters.get("mesh"):
+        keep = [r for r in keep if r.mesh_type == value.lower()]
+    if value := filters.get("mtls"):
+        wanted = _bool("mtls", value)
+        keep = [r for r in keep if r.mtls is wanted]
+    if value := filters.get("min_version"):
+        keep = [r for r in keep if version_key(r.mesh_version) >= version_key(value)]
+    if value := filters.get("max_version"):
+        keep = [r for r in keep if version_key(r.mesh_version) <= version_key(value)]
+    rows[:] = keep
+
+
+def _ranked(rows: list[Row]) -> list[Row]:
+    ranks = ties([(r.median, r.ci_low, r.ci_high) for r in rows])
+    for row, rank in zip(rows, ranks, strict=True):
+        row.rank = rank
+    counts: dict[int, int] = {}
+    for rank in ranks:
+        counts[rank] = counts.get(rank, 0) + 1
+    for row in rows:
+        row.tied = counts[row.rank] > 1
+    return sorted(rows, key=lambda r: (r.rank, -r.median, r.mesh_config_id))
+
+
+@dataclass
+class Comparison:
+    profile: Profile
+    environment_class: str
+    rows: list[Row]
+    tests: list[dict[str, Any]]
+    curves: dict[int, dict[str, dict[str, float | None]]]
+
+
+def compare(params: Mapping[str, str]) -> Comparison:
+    """Two or more mesh configurations side by side in one group, with significance tests.
+
+    Raises SelectorError(status 409) naming why when the configurations have no
+    comparability group in common.
+    """
+    raw = params.get("configs", "")
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise SelectorError("configs", "configs must be comma-separated ids, e.g. 3,7") from None
+    if len(ids) < 2 or len(set(ids)) != len(ids):
+        raise SelectorError("configs", "name two or more different configurations, e.g. 3,7")
+    profile_id = params.get("profile")
+    if not profile_id:
+        raise SelectorError("profile", "profile is required, e.g. http-1k")
+    version = params.get("formula_version") or FORMULA_VERSION
+    base = LeaderboardRow.objects.filter(
+        formula_version=version, profile_id=profile_id, mesh_config_id__in=ids, complete=True
+    ).select_related("mesh_config", "profile")
+    if env := params.get("environment_class"):
+        base = base.filter(environment_class=env)
+    by_group: dict[str, dict[int, LeaderboardRow]] = {}
+    for row in base:
+        by_group.setdefault(row.environment_class, {})[row.mesh_config_id] = row
+    shared = [g for g, found in by_group.items() if set(found) == set(ids)]
+    if not shared:
+        seen = {g: sorted(found) for g, found in by_group.items()}
+        raise SelectorError(
+            "configs",
+            "not comparable: these configurations have no comparability group in common "
+            f"for profile {profile_id} (groups with results: {seen or 'none'}); MeshMark only "
+            "ranks runs of the same profile version, protocol and environment class",
+            409,
+        )
+    group = max(shared, key=lambda g: sum(r.results for r in by_group[g].values()))
+    stored = by_group[group]
+    rows = [_row(stored[i].mesh_config, True, _stored_values(stored[i])) for i in ids]
+    samples = {
+        i: list(
+            LeaderboardEntry.objects.filter(
+                formula_version=version,
+                profile_id=profile_id,
+                environment_class=group,
+                mesh_config_id=i,
+                complete=True,
+                listed=True,
+                is_outlier=False,
+            ).values_list("value", "result_id")
+        )
+        for i in ids
+    }
+    tests = []
+    for other in ids[1:]:
+        result = compare_samples([v for v, _ in samples[ids[0]]], [v for v, _ in samples[other]])
+        tests.append({"a": ids[0], "b": other, **asdict(result)})
+    curves = {i: _latency_curve([r for _, r in samples[i]]) for i in ids}
+    first = stored[ids[0]]
+    return Comparison(first.profile, group, rows, tests, curves)
+
+
+def _latency_curve(result_ids: list[int]) -> dict[str, dict[str, float | None]]:
+    """Median baseline and mesh latency at each percentile over these mesh results (ms)."""
+    columns = [f"{p}_ms" for p in PERCENTILES]
+    rows = Result.objects.filter(pk__in=result_ids).values_list(
+        *columns, *(f"baseline__{c}" for c in columns)
+    )
+    data = np.array(
+        [[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64
+    ).reshape(-1, 2 * len(columns))
+    out: dict[str, dict[str, float | None]] = {"mesh": {}, "baseline": {}}
+    for i, name in enumerate(PERCENTILES):
+        for label, offset in (("mesh", 0), ("baseline", len(columns))):
+            column = data[:, i + offset]
+            column = column[~np.isnan(column)]
+            out[label][name] = float(np.median(column)) if column.size else None
+    return out
+
+
+def badge_row(mesh: str, version: str, profile_id: str) -> LeaderboardRow | None:
+    """The row a badge shows: this mesh release on this profile, in its largest group.
+
+    With several configurations (mTLS on/off), the one with the most results.
+    """
+    return (
+        LeaderboardRow.objects.filter(
+            formula_version=FORMULA_VERSION,
+            profile_id=profile_id,
+            mesh_config__mesh_type=mesh.lower(),
+            mesh_config__version=version,
+            complete=True,
+        )
+        .select_related("mesh_config")
+        .order_by("-results", "-median")
+        .first()
+    )
