@@ -35,6 +35,10 @@ worker: install ## Run a Celery worker (needs CELERY_BROKER_URL)
 services: ## Start PostgreSQL and Redis on 127.0.0.1 if they are down
 	bash scripts/ensure-services.sh
 
+.PHONY: system-packages
+system-packages: ## Install the Debian packages tests and benches run (nginx, haproxy, wrk, hey, ...)
+	bash scripts/ensure-system-packages.sh
+
 .PHONY: lint
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
@@ -42,11 +46,11 @@ lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/mypy smp runner meshmark ingest
 
 .PHONY: test
-test: install services lint ## Install, start services, lint, and run the whole suite on PostgreSQL
+test: install services system-packages lint ## Install, start services, lint, and run the whole suite on PostgreSQL
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: install services ## Run the benchmarks in bench/ and update docs/benchmarks.md
+bench: install services system-packages ## Run the benchmarks in bench/ and update docs/benchmarks.md
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m bench
 
 .PHONY: format

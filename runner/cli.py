@@ -6,14 +6,20 @@ imports stay inside the commands so ``--help`` is instant.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from smp.profiles import Profile
+
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
+EXIT_INTERRUPTED = 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,6 +99,317 @@ def formats() -> None:
 
     for reader in readers():
         click.echo(f"{reader.name:12} {reader.description}")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``10s``, ``1m30s``, ``500ms``; a bare number is seconds."""
+    from smp.errors import ReaderError
+    from smp.units import duration_to_ms
+
+    text = text.strip()
+    try:
+        seconds = (
+            float(text)
+            if text.replace(".", "", 1).isdigit()
+            else duration_to_ms(text, "duration") / 1000
+        )
+    except (ReaderError, ValueError):
+        raise click.BadParameter(f"{text!r} is not a duration (e.g. 10s, 1m30s, 500ms)") from None
+    if seconds < 0:
+        raise click.BadParameter(f"{text!r} is negative")
+    return seconds
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """List the standard test profiles (the ids the index knows).
+
+    `smp-runner profiles show ID` prints one profile in full.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from smp.profiles import standard_profiles
+
+    click.echo(
+        f"{'id':<15} {'protocol':<8} {'rps':>6} {'conns':>5} {'payload':>8} {'duration':>8}  name"
+    )
+    for p in standard_profiles():
+        rps = "max" if p.rps is None else str(p.rps)
+        click.echo(
+            f"{p.id:<15} {p.protocol:<8} {rps:>6} {p.connections:>5} {p.payload_bytes:>7}B "
+            f"{p.duration_s:>7}s  {p.name}"
+        )
+
+
+@profiles.command("show")
+@click.argument("profile_id", metavar="ID")
+def profiles_show(profile_id: str) -> None:
+    """Print one standard profile with every field."""
+    profile = _profile(profile_id)
+    for key, value in profile.as_dict().items():
+        click.echo(f"{key + ':':<15} {value}")
+
+
+def _profile(profile_id: str) -> Profile:
+    from smp.profiles import get_profile, standard_profiles
+
+    profile = get_profile(profile_id)
+    if profile is None:
+        known = ", ".join(p.id for p in standard_profiles())
+        raise click.ClickException(
+            f"unknown profile {profile_id!r}; the standard profiles are: {known}"
+        )
+    return profile
+
+
+LOCAL_GENERATORS = ("builtin", "wrk", "wrk2", "hey", "fortio")
+CLUSTER_GENERATORS = ("fortio", "nighthawk")
+
+
+@cli.command()
+@click.option(
+    "--profile",
+    "profile_id",
+    required=True,
+    metavar="ID",
+    help="Standard profile to run (see `smp-runner profiles`).",
+)
+@click.option(
+    "--local", is_flag=True, help="Run on this machine, with real proxies as the sidecar pair."
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="Run on the cluster of this kubeconfig."
+)
+@click.option("--context", help="kubeconfig context (default: the current one).")
+@click.option(
+    "--proxy",
+    type=click.Choice(["nginx", "haproxy"]),
+    default="nginx",
+    show_default=True,
+    help="Local mode: the proxy standing in for the sidecars.",
+)
+@click.option(
+    "--mtls/--no-mtls",
+    default=None,
+    help=(
+        "Local: TLS with client certificates between the proxies. "
+        "Cluster: record whether the mesh uses mTLS."
+    ),
+)
+@click.option(
+    "--mesh",
+    type=click.Choice(["istio", "linkerd", "cilium", "kuma", "consul", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Cluster mode: the mesh to test (auto: the only one installed).",
+)
+@click.option(
+    "--prometheus",
+    metavar="URL",
+    help="Cluster mode: read CPU/memory from this Prometheus (else metrics.k8s.io).",
+)
+@click.option(
+    "--load-generator",
+    type=click.Choice(sorted({*LOCAL_GENERATORS, *CLUSTER_GENERATORS})),
+    help="builtin (local default), wrk, wrk2, hey, fortio (cluster default) or nighthawk.",
+)
+@click.option(
+    "--duration",
+    metavar="DURATION",
+    callback=_duration,
+    help="Length of each phase (default: the profile's), e.g. 10s.",
+)
+@click.option(
+    "--warmup",
+    metavar="DURATION",
+    callback=_duration,
+    help="Warm-up before each phase, not recorded (default: the profile's).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second (default: the profile's).",
+)
+@click.option(
+    "--connections", type=click.IntRange(min=1), help="Connections (default: the profile's)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the bundle (default: smp-<profile>-<mode>-<run id>.json).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def run(
+    profile_id: str,
+    local: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    proxy: str,
+    mtls: bool | None,
+    mesh: str,
+    prometheus: str | None,
+    load_generator: str | None,
+    duration: float | None,
+    warmup: float | None,
+    rate: float | None,
+    connections: int | None,
+    out: Path | None,
+    quiet: bool,
+) -> None:
+    """Run a standard profile: a baseline phase, then a mesh phase; write an SMP bundle.
+
+    With --local everything runs on this machine: an application server, the
+    load straight to it (baseline), then through two real proxies (nginx or
+    haproxy) standing in for a client and a server sidecar (mesh). With
+    --kubeconfig the workload and the load generator run on the cluster, in
+    one namespace per phase, deleted afterwards. Ctrl-C stops and deletes
+    everything the run started.
+    """
+    from runner.bundle import default_output_path, write_bundle
+    from runner.processes import sigterm_as_interrupt
+    from runner.progress import ClickProgress, Progress
+
+    if local == bool(kubeconfig):
+        raise click.UsageError("choose where to run: --local or --kubeconfig PATH")
+    profile = _profile(profile_id)
+    generators = LOCAL_GENERATORS if local else CLUSTER_GENERATORS
+    generator = load_generator or generators[0]
+    if generator not in generators:
+        where = "with --local" if local else "on a cluster"
+        raise click.UsageError(
+            f"--load-generator {generator} is not available {where}; "
+            f"choose from {', '.join(generators)}"
+        )
+    if rate is None and profile.rps is None:
+        raise click.UsageError(f"profile {profile.id} has no fixed rate; give --rate")
+    phase_s = duration if duration is not None else float(profile.duration_s)
+    if phase_s <= 0:
+        raise click.UsageError("--duration must be positive")
+    progress: Progress = Progress() if quiet else ClickProgress()
+    warmup_s = warmup if warmup is not None else float(profile.warmup_s)
+    rate_rps = rate if rate is not None else float(profile.rps or 0)
+    try:
+        with sigterm_as_interrupt():
+            if local:
+                from runner.local import LocalOptions, run_local
+
+                bundle = run_local(
+                    LocalOptions(
+                        profile=profile,
+                        duration_s=phase_s,
+                        warmup_s=warmup_s,
+                        rate=rate_rps,
+                        proxy=proxy,
+                        mtls=bool(mtls),
+                        connections=connections or profile.connections,
+                        load_generator=generator,
+                    ),
+                    progress,
+                )
+            else:
+                from runner.k8s import KubeOptions, run_kubernetes
+
+                if connections is not None:
+                    profile = dataclasses.replace(profile, connections=connections)
+                bundle = run_kubernetes(
+                    KubeOptions(
+                        profile=profile,
+                        duration_s=phase_s,
+                        warmup_s=warmup_s,
+                        rate=rate_rps,
+                        kubeconfig=str(kubeconfig),
+                        context=context,
+                        mesh=mesh,
+                        prometheus=prometheus,
+                        load_generator=generator,
+                        mtls=mtls,
+                    ),
+                    progress,
+                )
+    except KeyboardInterrupt:
+        click.echo("interrupted: everything the run started has been stopped and removed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    run_id = bundle.labels.get("run_id", "run")
+    path = out or default_output_path(profile.id, "local" if local else "kubernetes", run_id)
+    write_bundle(bundle, path)
+    from runner.summary import summary_lines
+
+    for line in summary_lines(bundle, path):
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def score(file: str, as_json: bool) -> None:
+    """Preview the MeshMark of a bundle, computed with the index's own code.
+
+    Prints, for each mesh run, the score, its class breakdown and the
+    absolute figures normalized by the bundle's calibration.
+    """
+    from runner.preview import load_bundle, render_text, score_bundle
+
+    bundle = load_bundle(_read_input(file), file)
+    scores = score_bundle(bundle, file)
+    if as_json:
+        click.echo(json.dumps({"file": file, "runs": [s.to_dict() for s in scores]}, indent=2))
+    else:
+        click.echo(render_text(bundle, scores))
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--server",
+    envvar="SMP_SERVER",
+    metavar="URL",
+    help="The index, e.g. https://meshmark.example.org (env SMP_SERVER).",
+)
+@click.option(
+    "--token",
+    envvar="SMP_TOKEN",
+    metavar="TOKEN",
+    help="An API token of your organization (env SMP_TOKEN).",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the verdict; print the results or every rejection reason.",
+)
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    callback=_duration,
+    default="5m",
+    show_default=True,
+    help="How long --wait waits.",
+)
+def submit(
+    files: tuple[Path, ...], server: str | None, token: str | None, wait: bool, timeout: float
+) -> None:
+    """Upload bundles to a MeshMark index; safe to repeat.
+
+    Each file is sent as it is, with an Idempotency-Key derived from its
+    SHA-256, so re-running never makes a duplicate. Network errors, 429 and
+    5xx answers are retried with exponential backoff (Retry-After is obeyed).
+    Exits 1 when a file is refused or, with --wait, rejected.
+    """
+    from runner.submit import submit_files
+
+    if not server:
+        raise click.UsageError("no server: give --server URL or set SMP_SERVER")
+    if not token:
+        raise click.UsageError("no token: give --token TOKEN or set SMP_TOKEN")
+    ok = submit_files(
+        list(files), server=server, token=token, wait=wait, timeout_s=timeout, echo=click.echo
+    )
+    if not ok:
+        sys.exit(EXIT_INVALID)
 
 
 def main() -> None:

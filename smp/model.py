@@ -42,9 +42,13 @@ MESH_TYPES: tuple[str, ...] = (
     "nginx_service_mesh",
     "open_service_mesh",
     "citrix_service_mesh",
+    "nginx",
+    "haproxy",
 )
 """Every ServiceMeshes.Type of the SMP spec and its later additions, plus "none"
-for a baseline (no mesh) run."""
+for a baseline (no mesh) run, and "nginx" / "haproxy": the real proxies that
+``smp-runner run --local`` puts in a sidecar's place on one machine (their
+results land in ``local/...`` environment classes, apart from clusters)."""
 
 RESOURCE_BLOCKS: tuple[str, ...] = (
     "sidecar",

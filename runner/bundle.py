@@ -1,0 +1,108 @@
+"""Assembling and writing the SMP bundle a run produces (docs/smp.md, "Bundle").
+
+A bundle holds the environment, the mesh configuration, the profile, how the
+load was made (``config``) and two runs made by the same invocation: the
+``baseline`` (straight to the application) and the ``mesh`` run (through the
+proxies). Runs carry the invocation's ``run_id`` in their ids and labels so
+that the two halves can always be told apart and paired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from smp.model import (
+    Bundle,
+    Client,
+    EnvironmentConfig,
+    PerformanceTestConfig,
+    PerformanceTestResult,
+    ServiceMeshConfig,
+)
+from smp.profiles import Profile
+
+
+def runner_version() -> str:
+    try:
+        return metadata.version("meshmark")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def new_run_id() -> str:
+    """A short id for one invocation, e.g. ``20240501t120000-3f9a``."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dt%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class LoadDescription:
+    """How the load was made, for ``config.clients``."""
+
+    load_generator: str
+    connections: int
+    rate: float | None
+    duration_s: float
+    endpoint_urls: tuple[str, ...]
+    internal: bool
+
+
+def make_bundle(
+    *,
+    profile: Profile,
+    run_id: str,
+    environment: EnvironmentConfig,
+    mesh_config: ServiceMeshConfig,
+    baseline: PerformanceTestResult,
+    mesh: PerformanceTestResult,
+    load: LoadDescription,
+    mode: str,
+) -> Bundle:
+    labels = {"runner": f"smp-runner {runner_version()}", "run_id": run_id, "mode": mode}
+    for role, run in (("baseline", baseline), ("mesh", mesh)):
+        run.role = role
+        run.profile_id = profile.id
+        run.id = f"{run_id}-{role}"
+        run.labels = {**run.labels, **labels}
+    config = PerformanceTestConfig(
+        id=profile.id,
+        name=profile.name,
+        duration=f"{load.duration_s:g}s",
+        clients=[
+            Client(
+                load_generator=load.load_generator,
+                protocol=profile.protocol,
+                connections=load.connections,
+                rps=load.rate,
+                internal=load.internal,
+                endpoint_url=list(load.endpoint_urls),
+            )
+        ],
+    )
+    return Bundle(
+        profile=profile.id,
+        environment=environment,
+        mesh_config=mesh_config,
+        config=config,
+        runs=[baseline, mesh],
+        labels=labels,
+    )
+
+
+def default_output_path(profile_id: str, mode: str, run_id: str) -> Path:
+    return Path(f"smp-{profile_id}-{mode}-{run_id}.json")
+
+
+def write_bundle(bundle: Bundle, path: Path) -> Path:
+    """Write the bundle as indented JSON (atomically: a partial file never appears)."""
+    text = json.dumps(bundle.to_dict(), indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+    return path

@@ -1,0 +1,190 @@
+"""The Kubernetes objects the Kubernetes mode creates, as plain manifests (dicts).
+
+Per phase (``baseline``, ``mesh``) one namespace ``smp-<run id>-<phase>``
+holding: the workload ``smp-app`` (a fortio server Deployment + Service; its
+``/echo?size=N`` answers with the profile's payload), the load generator Job
+``smp-load`` (fortio or nighthawk, in the same namespace so that in the mesh
+phase both ends get a sidecar: the sidecar pair), and, in the baseline
+namespace only, the calibration Job ``smp-calibrate`` (the probe of
+:mod:`runner.calibrate` run with ``python -c`` on a cluster node).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runner.meshes import Mesh
+from smp.profiles import Profile
+
+FORTIO_IMAGE = "fortio/fortio:1.57.3"
+NIGHTHAWK_IMAGE = "envoyproxy/nighthawk-dev:latest"
+PYTHON_IMAGE = "python:3.11-slim"
+"""The probe's figures are comparable between machines for one Python version; the
+reference machine ran CPython 3.11."""
+APP = "smp-app"
+LOAD_JOB = "smp-load"
+CALIBRATE_JOB = "smp-calibrate"
+LOAD_CONTAINER = "load"
+CALIBRATE_CONTAINER = "probe"
+HTTP_PORT = 8080
+GRPC_PORT = 8079
+MANAGED_BY = {"app.kubernetes.io/managed-by": "smp-runner"}
+RUN_ID_LABEL = "meshmark.io/run-id"
+PHASE_LABEL = "meshmark.io/phase"
+LOAD_GENERATORS: tuple[str, ...] = ("fortio", "nighthawk")
+
+
+def namespace_name(run_id: str, phase: str) -> str:
+    return f"smp-{run_id}-{phase}"
+
+
+def _injection(mesh: Mesh | None, phase: str) -> tuple[dict[str, str], dict[str, str]]:
+    if mesh is None:
+        return {}, {}
+    if phase == "mesh":
+        return dict(mesh.mesh_labels), dict(mesh.mesh_annotations)
+    return dict(mesh.baseline_labels), dict(mesh.baseline_annotations)
+
+
+def namespace(run_id: str, phase: str, mesh: Mesh | None) -> dict[str, Any]:
+    labels, annotations = _injection(mesh, phase)
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace_name(run_id, phase),
+            "labels": {**MANAGED_BY, RUN_ID_LABEL: run_id, PHASE_LABEL: phase, **labels},
+            "annotations": annotations,
+        },
+    }
+
+
+def app_deployment(run_id: str, phase: str, mesh: Mesh | None) -> dict[str, Any]:
+    _, annotations = _injection(mesh, phase)
+    labels = {"app": APP, RUN_ID_LABEL: run_id}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP, "labels": {**MANAGED_BY, **labels}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": FORTIO_IMAGE,
+                            "args": ["server"],
+                            "ports": [
+                                {"name": "http", "containerPort": HTTP_PORT},
+                                {"name": "grpc", "containerPort": GRPC_PORT},
+                            ],
+                            "readinessProbe": {
+                                "tcpSocket": {"port": HTTP_PORT},
+                                "periodSeconds": 2,
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def app_service(run_id: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": APP, "labels": {**MANAGED_BY, RUN_ID_LABEL: run_id}},
+        "spec": {
+            "selector": {"app": APP},
+            "ports": [
+                {"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT, "appProtocol": "http"},
+                {"name": "grpc", "port": GRPC_PORT, "targetPort": GRPC_PORT, "appProtocol": "grpc"},
+            ],
+        },
+    }
+
+
+def target_url(profile: Profile, ns: str) -> str:
+    host = f"{APP}.{ns}.svc.cluster.local"
+    if profile.protocol == "grpc":
+        return f"{host}:{GRPC_PORT}"
+    return f"http://{host}:{HTTP_PORT}/echo?size={profile.payload_bytes}"
+
+
+def load_args(
+    generator: str, profile: Profile, ns: str, rate: float, duration_s: float
+) -> tuple[str, list[str], list[str]]:
+    """(image, command, args) of the load generator container."""
+    url = target_url(profile, ns)
+    seconds = f"{max(1, round(duration_s))}"
+    if generator == "fortio":
+        args = ["load", "-json", "-", "-qps", f"{rate:g}", "-c", str(profile.connections)]
+        args += ["-t", f"{seconds}s"]
+        if profile.protocol == "grpc":
+            args += ["-grpc", "-ping"]
+        return FORTIO_IMAGE, [], [*args, url]
+    if generator == "nighthawk":
+        args = ["--rps", f"{rate:g}", "--connections", str(profile.connections)]
+        args += ["--duration", seconds, "--output-format", "json", url]
+        return NIGHTHAWK_IMAGE, ["nighthawk_client"], args
+    raise ValueError(f"unknown load generator {generator!r}; known: {', '.join(LOAD_GENERATORS)}")
+
+
+def _job(
+    name: str,
+    run_id: str,
+    container: dict[str, Any],
+    annotations: dict[str, str],
+    active_deadline_s: int,
+) -> dict[str, Any]:
+    labels = {RUN_ID_LABEL: run_id, "app": name}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": {**MANAGED_BY, **labels}},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": active_deadline_s,
+            "template": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": {"restartPolicy": "Never", "containers": [container]},
+            },
+        },
+    }
+
+
+def load_job(
+    generator: str,
+    profile: Profile,
+    run_id: str,
+    phase: str,
+    mesh: Mesh | None,
+    rate: float,
+    duration_s: float,
+    deadline_s: int,
+) -> dict[str, Any]:
+    ns = namespace_name(run_id, phase)
+    image, command, args = load_args(generator, profile, ns, rate, duration_s)
+    container: dict[str, Any] = {"name": LOAD_CONTAINER, "image": image, "args": args}
+    if command:
+        container["command"] = command
+    _, annotations = _injection(mesh, phase)
+    if mesh is not None and phase == "mesh":
+        annotations = {**annotations, **mesh.load_pod_annotations}
+    return _job(LOAD_JOB, run_id, container, annotations, deadline_s)
+
+
+def calibrate_job(run_id: str, mesh: Mesh | None, deadline_s: int) -> dict[str, Any]:
+    source = (Path(__file__).parent / "calibrate.py").read_text()
+    container = {
+        "name": CALIBRATE_CONTAINER,
+        "image": PYTHON_IMAGE,
+        "command": ["python", "-I", "-c", source],
+    }
+    _, annotations = _injection(mesh, "baseline")
+    return _job(CALIBRATE_JOB, run_id, container, annotations, deadline_s)

@@ -1,0 +1,123 @@
+"""The application server of local mode: HTTP/1.1 keep-alive, a fixed response.
+
+It stands in for the application pod. Every request (any method, any path)
+gets ``200 OK`` with a body of exactly the profile's ``payload_bytes``,
+optionally after a fixed delay (``--delay-ms``, to simulate application work).
+Written on asyncio's low-level protocols (no streams, no framework) so that one
+Python process serves tens of thousands of small requests per second and its
+own CPU stays a small, measurable share of the machine.
+
+Run as ``python -m runner.workload --port 0 --payload-bytes 1024``; it prints
+``listening HOST:PORT`` on stdout once it accepts connections, and stops on
+SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+MAX_HEAD_BYTES = 64 * 1024
+"""Request heads larger than this close the connection (431 would be polite; this is a bench)."""
+
+
+def build_response(payload_bytes: int) -> bytes:
+    head = (
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        f"Content-Length: {payload_bytes}\r\n"
+        "\r\n"
+    ).encode("ascii")
+    return head + b"x" * payload_bytes
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One connection: parse request heads (and bodies by Content-Length), answer in order."""
+
+    def __init__(self, response: bytes, delay_s: float) -> None:
+        self.response = response
+        self.delay_s = delay_s
+        self.buffer = bytearray()
+        self.body_left = 0
+        self.transport: asyncio.Transport | None = None
+        self.close_after: bool = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.buffer:
+            if self.body_left:
+                taken = min(self.body_left, len(self.buffer))
+                del self.buffer[:taken]
+                self.body_left -= taken
+                continue
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD_BYTES and self.transport is not None:
+                    self.transport.close()
+                return
+            head = bytes(self.buffer[:end]).lower()
+            del self.buffer[: end + 4]
+            self.body_left = _content_length(head)
+            close = b"\r\nconnection: close" in head
+            if self.delay_s > 0:
+                asyncio.get_running_loop().call_later(self.delay_s, self._respond, close)
+            else:
+                self._respond(close)
+
+    def _respond(self, close: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(self.response)
+        if close:
+            self.transport.close()
+
+
+def _content_length(head: bytes) -> int:
+    marker = b"\r\ncontent-length:"
+    at = head.find(marker)
+    if at < 0:
+        return 0
+    end = head.find(b"\r\n", at + len(marker))
+    value = head[at + len(marker) : end if end >= 0 else None].strip()
+    return int(value) if value.isdigit() else 0
+
+
+async def serve(host: str, port: int, payload_bytes: int, delay_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    response = build_response(payload_bytes)
+    server = await loop.create_server(
+        lambda: HttpProtocol(response, delay_s), host, port, backlog=1024, reuse_address=True
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    bound = server.sockets[0].getsockname()
+    print(f"listening {bound[0]}:{bound[1]}", flush=True)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="smp-runner's local application server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--payload-bytes", type=int, default=0)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, args.payload_bytes, args.delay_ms / 1000.0))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

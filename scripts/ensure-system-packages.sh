@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Make sure the programs smp-runner's local mode and its tests use are installed:
+# nginx and haproxy (the proxies standing in for a sidecar pair), openssl (mTLS
+# certificates), wrk and hey (optional load generators). Idempotent: installs only
+# what is missing, from Debian's packages, running `apt-get update` at most once.
+set -euo pipefail
+
+log() { printf 'ensure-system-packages: %s\n' "$*" >&2; }
+
+# command -> Debian package
+declare -A PACKAGES=(
+  [nginx]=nginx
+  [haproxy]=haproxy
+  [openssl]=openssl
+  [wrk]=wrk
+  [hey]=hey
+)
+
+have() {
+  # nginx and haproxy live in /usr/sbin, which is not on every PATH.
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
+}
+
+missing=()
+for cmd in nginx haproxy openssl wrk hey; do
+  have "$cmd" || missing+=("${PACKAGES[$cmd]}")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  log "nginx, haproxy, openssl, wrk and hey are installed"
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  log "need root to install: ${missing[*]} (run: apt-get install ${missing[*]})"
+  exit 1
+fi
+
+log "installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' maintainer scripts from starting nginx/haproxy as system
+# services: smp-runner starts its own instances on free ports.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+fi
+cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log "installed ${missing[*]}"

@@ -1,0 +1,49 @@
+"""The calibration probe meshmark-cpu/1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runner.calibrate
+from runner.calibrate import PROBE, UNIT, run_probe
+from runner.k8s_manifests import calibrate_job
+
+
+@pytest.mark.slow
+def test_two_runs_of_the_probe_agree_within_ten_percent() -> None:
+    first, second = run_probe(), run_probe()
+    assert first.probe == PROBE == "meshmark-cpu/1" and first.unit == UNIT == "ops/s"
+    assert first.score > 0 and second.score > 0
+    assert abs(first.score - second.score) / max(first.score, second.score) < 0.10, (
+        first.score,
+        second.score,
+    )
+
+
+def test_the_probe_counts_ops_per_second_of_the_best_batch() -> None:
+    # A fake clock: batch i takes (i + 1) seconds, so the best of 3 batches of 10 ops is 10 ops/s.
+    ticks = iter([0.0, 1.0, 10.0, 12.0, 20.0, 23.0])
+    calibration = run_probe(repetitions=3, ops_per_batch=10, clock=lambda: next(ticks))
+    assert calibration.score == 10.0
+
+
+def test_the_module_runs_on_its_own_as_the_in_cluster_job_does() -> None:
+    source = Path(runner.calibrate.__file__).read_text()
+    job = calibrate_job("run1", None, 60)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python", "-I", "-c", source,
+    ]  # fmt: skip
+    small = source.replace("REPETITIONS = 15", "REPETITIONS = 1").replace(
+        "OPS_PER_BATCH = 100", "OPS_PER_BATCH = 2"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", small], capture_output=True, text=True, timeout=60, check=True
+    )
+    figure = json.loads(out.stdout)
+    assert figure["probe"] == "meshmark-cpu/1" and figure["unit"] == "ops/s"
+    assert figure["score"] > 0

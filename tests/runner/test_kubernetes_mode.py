@@ -1,0 +1,250 @@
+"""`smp-runner run --kubeconfig`, through the real kubernetes client, against a fake API server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import cli
+from runner.k8s import extract_json
+from smp.validate import validate_bytes
+
+from ..conftest import SAMPLES
+from .fake_kube import FakeApiServer, FakeCluster, JobOutcome
+
+FORTIO_SAMPLE = SAMPLES / "fortio" / "fortio_1.57.3_http_iter8.json"
+FORTIO_LOG_PREFIX = (
+    "Fortio 1.57.3 running at 100 queries per second, 2->2 procs, for 10s: http://smp-app\n"
+    "Starting at 100 qps with 4 thread(s) [gomax 2] for 10s : 250 calls each\n"
+)
+PROBE_LOG = '{"probe": "meshmark-cpu/1", "score": 987.6, "unit": "ops/s"}\n'
+
+
+def fortio_log(ns: str) -> JobOutcome:
+    # fortio logs to stderr and writes the JSON to stdout; a pod log has both.
+    return JobOutcome(0, FORTIO_LOG_PREFIX + FORTIO_SAMPLE.read_text() + "\nAll done 100 calls\n")
+
+
+def healthy_cluster() -> FakeCluster:
+    return FakeCluster(
+        logs={"smp-load": fortio_log, "smp-calibrate": lambda ns: JobOutcome(0, PROBE_LOG)}
+    )
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    return healthy_cluster()
+
+
+@pytest.fixture
+def api(cluster: FakeCluster) -> Iterator[FakeApiServer]:
+    with FakeApiServer(cluster) as server:
+        yield server
+
+
+def run_k8s(api: FakeApiServer, tmp_path: Path, *extra: str) -> Any:
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+    out = tmp_path / "bundle.json"
+    args = ["run", "--profile", "http-100", "--kubeconfig", str(kubeconfig), "--quiet"]
+    return CliRunner().invoke(cli, [*args, "--out", str(out), *extra]), out
+
+
+def test_it_runs_both_phases_and_writes_a_valid_bundle(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    result, out = run_k8s(api, tmp_path, "--mesh", "istio", "--mtls")
+    assert result.exit_code == 0, result.output
+    report = validate_bytes(out.read_bytes())
+    assert report.ok, [str(p) for p in report.errors]
+    bundle = report.bundle
+    assert bundle is not None
+    assert bundle.profile == "http-100"
+    assert [r.role for r in bundle.runs] == ["baseline", "mesh"]
+    env = bundle.environment
+    assert env.kubernetes_version == "v1.30.2"
+    assert len(env.node) == 1
+    node = env.node[0]
+    assert (node.type, node.cores, node.arch, node.count) == ("n2-standard-8", 8, "amd64", 3)
+    assert node.mem_mb == pytest.approx(32109.8, abs=0.1)
+    assert env.kernel_version == "6.1.0-28-cloud-amd64" and env.provider == "gce"
+    assert env.calibration is not None and env.calibration.score == 987.6
+    mesh = bundle.mesh_config
+    assert (mesh.mesh_type, mesh.mesh_version, mesh.mtls_enabled) == ("istio", "1.24.1", True)
+    baseline_run, mesh_run = bundle.runs
+    assert mesh_run.load_generator is not None and mesh_run.load_generator.name == "fortio"
+    assert mesh_run.raw is not None and mesh_run.raw.format == "fortio"
+    assert mesh_run.request_count == 100
+    # metrics.k8s.io: two sidecars (app and load pods), the app, and istiod.
+    assert mesh_run.resources is not None and mesh_run.resources.sidecar is not None
+    assert mesh_run.resources.sidecar.count == 2
+    assert mesh_run.resources.sidecar.cpu_mcores == pytest.approx(155.0)
+    assert mesh_run.resources.sidecar.mem_mb == pytest.approx(98.0)
+    assert mesh_run.resources.mesh_control_plane is not None
+    assert mesh_run.resources.mesh_control_plane.cpu_mcores == pytest.approx(35.0)
+    assert [w.name for w in mesh_run.resources.workloads] == ["smp-app"]
+    assert mesh_run.resources.workloads[0].cpu_mcores == pytest.approx(150.0)
+    assert baseline_run.resources is not None and baseline_run.resources.sidecar is None
+    # Everything it created is gone, and both namespaces carried the run id.
+    assert cluster.namespaces == {}
+    assert sorted(cluster.deleted_namespaces) == sorted(cluster.created_namespaces)
+    assert len(cluster.created_namespaces) == 2
+    run_id = bundle.labels["run_id"]
+    assert all(run_id in ns for ns in cluster.created_namespaces)
+
+
+def test_it_injects_sidecars_only_in_the_mesh_namespace(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    seen: dict[str, dict[str, Any]] = {}
+    original = cluster._route
+
+    def spy(method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "POST" and path == "/api/v1/namespaces":
+            seen[body["metadata"]["labels"]["meshmark.io/phase"]] = body["metadata"]
+        return original(method, path, query, body)
+
+    cluster._route = spy  # type: ignore[method-assign]
+    result, _ = run_k8s(api, tmp_path, "--mesh", "auto")
+    assert result.exit_code == 0, result.output
+    assert seen["mesh"]["labels"]["istio-injection"] == "enabled"
+    assert seen["baseline"]["labels"]["istio-injection"] == "disabled"
+    assert seen["mesh"]["labels"]["app.kubernetes.io/managed-by"] == "smp-runner"
+
+
+def test_it_deletes_the_namespaces_when_the_load_job_fails(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    cluster.logs["smp-load"] = lambda ns: JobOutcome(1, "Aborting because of dial tcp: refused\n")
+    result, out = run_k8s(api, tmp_path)
+    assert result.exit_code == 1
+    assert "load generator exited with status 1" in result.output
+    assert "dial tcp: refused" in result.output
+    assert cluster.created_namespaces and cluster.namespaces == {}
+    assert not out.exists()
+
+
+def test_it_deletes_the_namespaces_when_the_log_is_garbage(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    def garbage_in_mesh_phase(ns: str) -> JobOutcome:
+        return (
+            JobOutcome(0, "segfault\x00\x01 {not json") if ns.endswith("-mesh") else fortio_log(ns)
+        )
+
+    cluster.logs["smp-load"] = garbage_in_mesh_phase
+    result, _ = run_k8s(api, tmp_path)
+    assert result.exit_code == 1
+    assert "cannot read the mesh load generator's output" in result.output
+    assert len(cluster.created_namespaces) == 2  # it got to the mesh phase
+    assert cluster.namespaces == {}
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_during_the_mesh_phase_deletes_both_namespaces(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runner.k8s
+
+    original = runner.k8s._wait_container
+
+    def interrupted_in_mesh_phase(cluster_: Any, ns: str, *args: Any, **kwargs: Any) -> Any:
+        if ns.endswith("-mesh"):
+            raise KeyboardInterrupt
+        return original(cluster_, ns, *args, **kwargs)
+
+    monkeypatch.setattr(runner.k8s, "_wait_container", interrupted_in_mesh_phase)
+    result, out = run_k8s(api, tmp_path)
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert len(cluster.created_namespaces) == 2 and cluster.namespaces == {}
+    assert not out.exists()
+
+
+def test_it_refuses_a_mesh_that_is_not_installed_before_creating_anything(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    result, _ = run_k8s(api, tmp_path, "--mesh", "linkerd")
+    assert result.exit_code == 1
+    assert "linkerd is not installed" in result.output
+    assert "deployment linkerd-destination in namespace linkerd" in result.output
+    assert cluster.created_namespaces == []
+
+
+def test_it_says_when_the_kubeconfig_is_unusable(tmp_path: Path) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("apiVersion: v1\nkind: Config\n")
+    result = CliRunner().invoke(
+        cli, ["run", "--profile", "http-100", "--kubeconfig", str(bad), "--quiet"]
+    )
+    assert result.exit_code == 1
+    assert f"cannot use kubeconfig {bad}" in result.output
+
+
+class _FakePrometheus(BaseHTTPRequestHandler):
+    queries: list[tuple[str, str]]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        self.queries.append((params["query"], params["time"]))
+        query = params["query"]
+        value = "2" if query.startswith("count(") else "123.5"
+        payload = {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]},
+        }
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_it_reads_resources_from_prometheus_over_the_trimmed_window(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    queries: list[tuple[str, str]] = []
+    handler = type("Prometheus", (_FakePrometheus,), {"queries": queries})
+    prometheus = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=prometheus.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{prometheus.server_address[1]}"
+        result, out = run_k8s(api, tmp_path, "--prometheus", url)
+    finally:
+        prometheus.shutdown()
+        prometheus.server_close()
+    assert result.exit_code == 0, result.output
+    assert cluster.metrics_calls == 0  # Prometheus replaces metrics.k8s.io
+    texts = [q for q, _ in queries]
+    # The fake pod ran 12:00:00-12:01:00; the window drops the 5 s warm-up and 5 s cool-down.
+    assert {t for _, t in queries} == {"1714564855.000"}
+    assert any("container_cpu_usage_seconds_total" in q and "[50s]" in q for q in texts)
+    mesh_ns = next(ns for ns in cluster.created_namespaces if ns.endswith("-mesh"))
+    assert (
+        f'sum(rate(container_cpu_usage_seconds_total{{namespace="{mesh_ns}",'
+        f'container=~"istio-proxy"}}[50s])) * 1000' in texts
+    )
+    assert any('namespace="istio-system",pod=~"istiod-.*"' in q for q in texts)
+    bundle = validate_bytes(out.read_bytes()).bundle
+    assert bundle is not None
+    sidecar = bundle.runs[1].resources.sidecar  # type: ignore[union-attr]
+    assert sidecar is not None and (sidecar.count, sidecar.cpu_mcores) == (2, 123.5)
+
+
+def test_it_finds_the_json_document_in_a_log_with_other_lines() -> None:
+    log = 'starting\n{"a": {"b": [1, 2]}}\ntrailing line\n'
+    assert json.loads(extract_json(log)) == {"a": {"b": [1, 2]}}
+    with pytest.raises(ValueError, match="no JSON"):
+        extract_json("no json here {oops\n")

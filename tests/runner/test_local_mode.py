@@ -1,0 +1,189 @@
+"""`smp-runner run --local` end to end, with real nginx and haproxy (installed by
+scripts/ensure-system-packages.sh; a missing proxy fails these tests, it does not skip them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from runner import processes
+from runner.cli import cli
+from runner.processes import descendants
+from runner.tools import check_tool, run_tool
+from smp.model import Bundle
+from smp.validate import validate_bytes
+
+PHASE = ["--duration", "2s", "--warmup", "0.5s"]
+
+
+def run_local(tmp_path: Path, *extra: str) -> Bundle:
+    out = tmp_path / "bundle.json"
+    result = CliRunner().invoke(
+        cli, ["run", "--profile", "http-100", "--local", "--quiet", "--out", str(out), *extra]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}: valid SMP bundle" in result.output
+    report = validate_bytes(out.read_bytes())
+    assert report.ok, [f"{p.path}: {p.message}" for p in report.errors]
+    assert report.bundle is not None
+    return report.bundle
+
+
+def assert_overhead_is_measured(bundle: Bundle, proxy: str) -> None:
+    baseline, mesh = bundle.runs
+    assert (baseline.role, mesh.role) == ("baseline", "mesh")
+    for run in (baseline, mesh):
+        assert run.requested_qps == 100
+        assert run.actual_qps is not None and abs(run.actual_qps - 100) <= 2
+        assert run.error_count == 0 and run.status_codes == {"200": run.request_count}
+        assert run.histogram and run.load_generator is not None
+        assert run.resources is not None and run.resources.workloads[0].name == "app"
+        assert (run.resources.workloads[0].cpu_mcores or 0) > 0
+    assert mesh.latencies_ms.p50 is not None and baseline.latencies_ms.p50 is not None
+    assert mesh.latencies_ms.p50 > baseline.latencies_ms.p50
+    sidecar = mesh.resources.sidecar if mesh.resources else None
+    assert sidecar is not None and sidecar.count == 2
+    assert (sidecar.cpu_mcores or 0) > 0 and (sidecar.mem_mb or 0) > 0
+    assert baseline.resources is not None and baseline.resources.sidecar is None
+    assert bundle.mesh_config.mesh_type == proxy
+    assert bundle.mesh_config.proxy_build and bundle.mesh_config.proxy_build.startswith(proxy)
+    env = bundle.environment
+    assert env.kubernetes_version is None and env.provider == "local"
+    assert env.node[0].cores == os.cpu_count() and env.node[0].mem_mb
+    assert env.calibration is not None and env.calibration.probe == "meshmark-cpu/1"
+    assert env.calibration.score > 0
+
+
+@pytest.mark.slow
+def test_a_local_run_through_nginx_measures_the_proxies_overhead(tmp_path: Path) -> None:
+    bundle = run_local(tmp_path, "--proxy", "nginx", *PHASE)
+    assert_overhead_is_measured(bundle, "nginx")
+    assert bundle.mesh_config.mtls_enabled is False
+
+
+@pytest.mark.slow
+def test_a_local_run_through_haproxy_with_mtls_measures_the_proxies_overhead(
+    tmp_path: Path,
+) -> None:
+    bundle = run_local(tmp_path, "--proxy", "haproxy", "--mtls", *PHASE)
+    assert_overhead_is_measured(bundle, "haproxy")
+    assert bundle.mesh_config.mtls_enabled is True
+
+
+def test_a_missing_proxy_is_a_clear_error_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(processes, "SBIN_DIRS", ())
+    result = CliRunner().invoke(cli, ["run", "--profile", "http-100", "--local", "--quiet"])
+    assert result.exit_code == 1
+    assert "nginx is not installed" in result.output
+    assert "apt-get install nginx" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_profiles_that_need_a_cluster_are_refused_locally() -> None:
+    result = CliRunner().invoke(cli, ["run", "--profile", "grpc-1k", "--local", "--quiet"])
+    assert result.exit_code == 1
+    assert "cannot run locally" in result.output
+
+
+def test_run_needs_exactly_one_place_to_run() -> None:
+    result = CliRunner().invoke(cli, ["run", "--profile", "http-100"])
+    assert result.exit_code == 2
+    assert "--local or --kubeconfig" in result.output
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_a_local_run_stops_everything_and_removes_the_temp_dir(
+    tmp_path: Path,
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    argv = [sys.executable, "-c", "from runner.cli import main; main()", "run"]
+    argv += ["--profile", "http-100", "--local", "--duration", "20s", "--warmup", "0s"]
+    argv += ["--out", str(tmp_path / "never.json")]
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as runner:
+        assert runner.stderr is not None
+        seen = []
+        deadline = time.monotonic() + 60
+        for line in runner.stderr:
+            seen.append(line)
+            if line.startswith("baseline: straight to the application"):
+                break
+            assert time.monotonic() < deadline, seen
+        time.sleep(1.0)  # in the middle of the baseline phase
+        children = descendants(runner.pid)
+        assert children, "the app server should be running"
+        assert list(tmpdir.iterdir()), "the run's temp dir should exist"
+        runner.send_signal(signal.SIGINT)
+        rest = runner.stderr.read()
+        assert runner.wait(30) == 130, "".join(seen) + rest
+    assert "interrupted" in rest
+    assert "Traceback" not in rest
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+    assert _processes_mentioning(str(tmpdir)) == []
+    assert list(tmpdir.iterdir()) == []
+    assert not (tmp_path / "never.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("tool", "requested"), [("wrk", None), ("hey", 200.0)], ids=["wrk", "hey"])
+def test_installed_load_generators_are_run_and_read_by_the_smp_readers(
+    tmp_path: Path, tool: str, requested: float | None
+) -> None:
+    port = processes.free_port()
+    argv = [sys.executable, "-m", "runner.workload", "--port", str(port)]
+    with processes.Cleanup() as cleanup:
+        app = processes.start_process("app", [*argv, "--payload-bytes", "64"], tmp_path)
+        cleanup.add(app.stop)
+        processes.wait_for_port(app, port)
+        run = run_tool(
+            tool,
+            url=f"http://127.0.0.1:{port}/",
+            rate=200.0,
+            connections=4,
+            duration_s=1.0,
+            workdir=tmp_path,
+            cleanup=cleanup,
+            name=tool,
+        )
+    result = run.result
+    assert result.load_generator is not None and result.load_generator.name == tool
+    assert result.raw is not None and result.raw.format == tool
+    assert result.requested_qps == requested and result.connections == 4
+    assert (result.request_count or 0) > 50 and not result.error_count
+    assert result.latencies_ms.p50 is not None and result.latencies_ms.p50 > 0
+    assert run.finished - run.started >= 1.0
+
+
+def test_a_missing_load_generator_says_where_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(processes, "SBIN_DIRS", ())
+    for tool, hint in (("wrk", "apt-get install wrk"), ("fortio", "not packaged by Debian")):
+        with pytest.raises(click.ClickException, match=hint):
+            check_tool(tool)
