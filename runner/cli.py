@@ -357,7 +357,7 @@ def score(file: str, as_json: bool) -> None:
     bundle = load_bundle(_read_input(file), file)
     scores = score_bundle(bundle, file)
     if as_json:
-        click.echo(json.dumps({"file": file, "runs": [s.to_dict() for s in scores]}, indent=2))
+        click.echo(json.dumps({"file": file, "runs": scores}, indent=2))
     else:
         click.echo(render_text(bundle, scores))
 

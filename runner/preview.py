@@ -1,37 +1,16 @@
 """``smp-runner score``: the MeshMark preview of a bundle, with the server's own code.
 
-Each mesh run of the bundle is scored against the bundle's baseline with
-:func:`meshmark.scoring.engine.score_pair` and its absolute figures come from
-:func:`meshmark.scoring.normalize.figures_pair` (normalized by the bundle's
-calibration when it has a usable one), exactly what the index computes.
+Each mesh run is scored by :func:`meshmark.scoring.preview.bundle_scores`, the
+function behind ``POST /api/v1/score``, so the preview and the index agree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from smp.model import Bundle, PerformanceTestResult
-
-
-@dataclass(frozen=True)
-class RunScore:
-    index: int
-    run: PerformanceTestResult
-    score: Any
-    """meshmark.scoring.engine.Score"""
-    figures: Any
-    """meshmark.scoring.normalize.Figures"""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run": f"runs[{self.index}]",
-            "id": self.run.id,
-            "meshmark": self.score.to_dict(),
-            "figures": self.figures.to_dict(),
-        }
+from smp.model import Bundle
 
 
 def load_bundle(data: bytes, name: str) -> Bundle:
@@ -50,33 +29,16 @@ def load_bundle(data: bytes, name: str) -> Bundle:
     return report.bundle
 
 
-def score_bundle(bundle: Bundle, name: str) -> list[RunScore]:
-    from meshmark.scoring.engine import score_pair
-    from meshmark.scoring.normalize import figures_pair
+def score_bundle(bundle: Bundle, name: str) -> list[dict[str, Any]]:
+    """The entries ``POST /api/v1/score`` answers with, from the same function."""
+    from meshmark.scoring.preview import bundle_scores
 
-    baselines = bundle.runs_with_role("baseline")
-    if not baselines:
+    if not bundle.runs_with_role("baseline"):
         raise click.ClickException(
             f"{name} has no baseline run: MeshMark scores a mesh run against the baseline made "
             "by the same invocation"
         )
-    baseline = baselines[0]
-    scores = []
-    for index, run in enumerate(bundle.runs):
-        if run.role != "mesh":
-            continue
-        mesh_config, environment = bundle.mesh_config, bundle.environment
-        scores.append(
-            RunScore(
-                index=index,
-                run=run,
-                score=score_pair(baseline, run, mesh_config=mesh_config, environment=environment),
-                figures=figures_pair(
-                    baseline, run, mesh_config=mesh_config, environment=environment
-                ),
-            )
-        )
-    return scores
+    return bundle_scores(bundle)
 
 
 def _number(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -85,7 +47,7 @@ def _number(value: float | None, digits: int = 1, unit: str = "") -> str:
     return f"{value:.{digits}f}{unit}"
 
 
-def render_text(bundle: Bundle, scores: list[RunScore]) -> str:
+def render_text(bundle: Bundle, scores: list[dict[str, Any]]) -> str:
     mesh = bundle.mesh_config
     what = " ".join(
         part
@@ -99,29 +61,29 @@ def render_text(bundle: Bundle, scores: list[RunScore]) -> str:
     )
     lines: list[str] = []
     for item in scores:
-        score = item.score
+        score = item["meshmark"]
         headline = (
-            f"MeshMark {score.score:.1f} / 100"
-            if score.score is not None
+            f"MeshMark {score['score']:.1f} / 100"
+            if score["score"] is not None
             else "MeshMark: not scorable"
         )
-        flags = (
-            " (partial: " + ", ".join(score.missing_classes) + " missing)" if score.partial else ""
-        )
-        lines.append(f"runs[{item.index}] {what}: {headline}{flags}  [{score.version}]")
+        missing = ", ".join(score["missing_classes"])
+        flags = f" (partial: {missing} missing)" if score["partial"] else ""
+        lines.append(f"runs[{item['run']}] {what}: {headline}{flags}  [{score['version']}]")
         lines.append(f"  {'class':<12} {'value':>7}   MUEs")
         from meshmark.scoring.engine import CLASSES
 
         for cls, members in CLASSES.items():
-            mues = ", ".join(f"{m} {_number(score.mues.get(m), 3)}" for m in members)
-            lines.append(f"  {cls:<12} {_number(score.classes.get(cls), 3):>7}   {mues}")
-        figures = item.figures
-        lines.append(f"  figures ({figures.label}):")
+            mues = ", ".join(f"{m} {_number(score['mues'].get(m), 3)}" for m in members)
+            lines.append(f"  {cls:<12} {_number(score['classes'].get(cls), 3):>7}   {mues}")
+        figures = item["figures"]
+        lines.append(f"  figures ({figures['label']}):")
         lines.append(
-            f"    CPU per 1k rps     {_number(figures.cpu_per_1k_rps, 1, ' mCores')}\n"
-            f"    memory per proxy   {_number(figures.mem_per_proxy_mb, 1, ' MiB')}\n"
-            f"    added p99 latency  {_number(figures.added_p99_ms, 3, ' ms')}"
+            f"    CPU per 1k rps     {_number(figures['cpu_mcores_per_1k_rps'], 1, ' mCores')}\n"
+            f"    memory per proxy   {_number(figures['mem_mb_per_proxy'], 1, ' MiB')}\n"
+            f"    added p99 latency  {_number(figures['added_p99_ms'], 3, ' ms')}"
         )
-        if figures.factor is not None:
-            lines.append(f"    calibration factor {figures.factor:.3f} ({figures.reference_probe})")
+        if figures["factor"] is not None:
+            probe = figures["reference_probe"]
+            lines.append(f"    calibration factor {figures['factor']:.3f} ({probe})")
     return "\n".join(lines)

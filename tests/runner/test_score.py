@@ -64,7 +64,7 @@ def test_json_output_matches_the_scoring_engine(tmp_path: Path) -> None:
         mesh_config=bundle.mesh_config,
         environment=bundle.environment,
     )
-    assert run["run"] == "runs[1]"
+    assert run["run"] == 1
     assert run["meshmark"] == json.loads(json.dumps(expected.to_dict()))
     assert run["figures"]["normalized"] is True and run["figures"]["factor"] == 2.0
     assert run["figures"]["cpu_mcores_per_1k_rps"] == pytest.approx(1515.15, abs=0.01)
