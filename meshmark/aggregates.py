@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
 from meshmark.scoring import FORMULA_VERSION
@@ -27,6 +26,9 @@ MIN_ENTRIES_FOR_OUTLIERS = 5
 """Below this many runs a robust z-score says nothing; nothing is flagged."""
 OUTLIER_METRICS = ("value", "added_p99_ms", "cpu_mcores_per_1k_rps")
 """Normalized metrics whose robust z-score flags a run (any one beyond 3.5)."""
+OUTLIER_MIN_RELATIVE = 0.10
+"""A run is only an outlier when it is also this far (relative) from the row's median:
+with few, tightly grouped runs the MAD is tiny and the z-score alone flags noise."""
 SYNC_BATCH = 5000
 
 
@@ -135,8 +137,9 @@ def row_values(entries: list[LeaderboardEntry]) -> tuple[dict[str, Any] | None, 
     """Aggregate of one row's listed entries, and the ids of the entries flagged as outliers.
 
     Outliers: robust z-score (median/MAD, |z| > 3.5) of the score, the added p99
-    and the CPU per 1k rps within the row, once it has at least
-    MIN_ENTRIES_FOR_OUTLIERS runs. They are left out of every figure but counted.
+    or the CPU per 1k rps within the row, and at least OUTLIER_MIN_RELATIVE away
+    from the row's median, once the row has MIN_ENTRIES_FOR_OUTLIERS runs. They
+    are left out of every figure but counted.
     """
     if not entries:
         return None, []
@@ -145,7 +148,12 @@ def row_values(entries: list[LeaderboardEntry]) -> tuple[dict[str, Any] | None, 
         for metric in OUTLIER_METRICS:
             column = [getattr(e, metric) for e in entries]
             metric_values = np.array([np.nan if v is None else v for v in column], dtype=np.float64)
-            flagged |= outlier_mask(metric_values)
+            if np.all(np.isnan(metric_values)):
+                continue
+            centre = float(np.nanmedian(metric_values))
+            with np.errstate(invalid="ignore"):
+                far = np.abs(metric_values - centre) > OUTLIER_MIN_RELATIVE * abs(centre)
+            flagged |= outlier_mask(metric_values) & far
     kept = [e for e, out in zip(entries, flagged, strict=True) if not out]
     median, low, high = bootstrap_ci([e.value for e in kept])
     values = {
@@ -184,9 +192,12 @@ def rows_refresh(*, keys: Iterable[RowKey]) -> int:
             ).order_by("pk")
         )
         values, outliers = row_values(entries)
-        LeaderboardEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
-            is_outlier=ExpressionWrapper(Q(pk__in=outliers), output_field=BooleanField())
+        ids = [e.pk for e in entries]
+        LeaderboardEntry.objects.filter(pk__in=ids).exclude(pk__in=outliers).update(
+            is_outlier=False
         )
+        if outliers:
+            LeaderboardEntry.objects.filter(pk__in=outliers).update(is_outlier=True)
         lookup: dict[str, Any] = {
             "formula_version": key.formula_version,
             "profile_id": key.profile_id,

@@ -12,6 +12,9 @@ import sys
 
 import click
 
+from meshmark.demo import DEFAULT_SEED as DEMO_SEED
+from meshmark.demo import DEFAULT_SIZE as DEMO_SIZE
+
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
@@ -53,6 +56,30 @@ def cli() -> None:
 def serve(bind: str, workers: int, dev: bool, no_migrate: bool) -> None:
     """Apply migrations and serve the index (gunicorn)."""
     _prepare(migrate=not no_migrate)
+    _serve(bind, workers, dev)
+
+
+@cli.command()
+@click.option(
+    "--size",
+    default=DEMO_SIZE,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="Demo submissions to seed (each a baseline and a mesh run).",
+)
+@click.option("--seed", default=DEMO_SEED, show_default=True, help="Corpus seed.")
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
+def demo(size: int, seed: int, bind: str, workers: int, dev: bool) -> None:
+    """Apply migrations, seed the demo corpus (idempotent) and serve the index."""
+    _prepare(migrate=True)
+    click.echo(f"Seeding {size} demo submissions through the pipeline ...")
+    _manage("seed_demo", "--size", str(size), "--seed", str(seed))
+    _serve(bind, workers, dev)
+
+
+def _serve(bind: str, workers: int, dev: bool) -> None:
     click.echo(f"MeshMark at http://{bind}/ (Ctrl-C stops it)")
     if dev:
         _manage("runserver", bind)

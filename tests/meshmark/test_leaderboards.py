@@ -241,3 +241,21 @@ def test_results_export_as_csv(corpus: None) -> None:
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 18
     assert all(r["meshmark"] for r in rows)
+
+
+def test_an_outlier_flag_is_cleared_when_the_run_no_longer_stands_out(
+    corpus: None, org: Organization
+) -> None:
+    accept(org, config=LINKERD, p50=9.0, p99=40.0, n=99)
+    assert LeaderboardEntry.objects.filter(is_outlier=True).count() == 1
+    # Runs spread between fast and slow arrive: the slow run is no longer unusual.
+    for i, p50 in enumerate([2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]):
+        accept(org, config=LINKERD, p50=p50, p99=4.0 * p50, n=200 + i)
+    assert LeaderboardEntry.objects.filter(is_outlier=True).count() == 0
+
+
+def test_tightly_grouped_runs_are_not_flagged_as_outliers(org: Organization) -> None:
+    # Five nearly identical runs and one 3% slower: a tiny MAD, but no outlier.
+    for i, p50 in enumerate([1.60, 1.601, 1.602, 1.603, 1.604, 1.65]):
+        accept(org, config=ISTIO, p50=p50, p99=5.0, n=i)
+    assert LeaderboardEntry.objects.filter(is_outlier=True).count() == 0
