@@ -45,8 +45,12 @@ lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy smp runner meshmark ingest
 
+.PHONY: audit
+audit: install ## Known vulnerabilities in the installed packages (pip-audit)
+	bash scripts/audit.sh
+
 .PHONY: test
-test: install services system-packages lint ## Install, start services, lint, and run the whole suite on PostgreSQL
+test: install services system-packages lint audit ## Install, start services, lint, and run the whole suite on PostgreSQL
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: bench

@@ -9,7 +9,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import authentication, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +50,7 @@ class SubmissionCreateApi(APIView):
     throttle_classes = [SubmissionRateThrottle]
     parser_classes: list[Any] = []  # the body is read raw and kept byte for byte
 
+    @extend_schema_serializer(component_name="SubmissionCreated")
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         status = serializers.CharField()
@@ -126,12 +132,15 @@ class SubmissionDetailApi(APIView):
 
     authentication_classes = [BearerTokenAuthentication, authentication.SessionAuthentication]
 
+    @extend_schema_serializer(component_name="SubmissionStatus")
     class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="Problem")
         class ProblemSerializer(serializers.Serializer):
             path = serializers.CharField(allow_blank=True)
             rule = serializers.CharField()
             message = serializers.CharField()
 
+        @extend_schema_serializer(component_name="ResultRef")
         class ResultRefSerializer(serializers.Serializer):
             id = serializers.IntegerField()
             role = serializers.CharField()
@@ -188,6 +197,7 @@ class SubmissionDetailApi(APIView):
 class ProfileListApi(APIView):
     """The standard test profiles."""
 
+    @extend_schema_serializer(component_name="Profile")
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = Profile
@@ -213,6 +223,7 @@ class ProfileListApi(APIView):
 class MeshListApi(APIView):
     """Mesh configurations that have public results."""
 
+    @extend_schema_serializer(component_name="MeshConfiguration")
     class OutputSerializer(serializers.ModelSerializer):
         result_count = serializers.IntegerField()
 
@@ -237,6 +248,7 @@ class MeshListApi(APIView):
 class EnvironmentListApi(APIView):
     """Environments that have public results."""
 
+    @extend_schema_serializer(component_name="Environment")
     class OutputSerializer(serializers.ModelSerializer):
         result_count = serializers.IntegerField()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
@@ -64,3 +65,17 @@ class SubmissionRateThrottle(throttling.SimpleRateThrottle):
 
 class AnonReadThrottle(throttling.AnonRateThrottle):
     scope = "anon"
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer token in the OpenAPI schema (drf-spectacular finds it by target)."""
+
+    target_class = "ingest.auth.BearerTokenAuthentication"
+    name = "organizationToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An organization's API token: Authorization: Bearer mm_…",
+        }

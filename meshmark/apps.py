@@ -10,4 +10,6 @@ class MeshmarkConfig(AppConfig):
     def ready(self) -> None:
         # Importing the Celery app here binds @shared_task to it in every process;
         # importing the receivers connects them to ingest's signals.
-        from meshmark import celery, receivers  # noqa: F401
+        from meshmark import celery, metrics, receivers  # noqa: F401
+
+        metrics.connect_celery_signals()

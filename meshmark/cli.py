@@ -50,10 +50,15 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="gunicorn worker processes (default: GUNICORN_WORKERS, measured in docs/benchmarks.md).",
+)
 @click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
 @click.option("--no-migrate", is_flag=True, help="Do not apply database migrations first.")
-def serve(bind: str, workers: int, dev: bool, no_migrate: bool) -> None:
+def serve(bind: str, workers: int | None, dev: bool, no_migrate: bool) -> None:
     """Apply migrations and serve the index (gunicorn)."""
     _prepare(migrate=not no_migrate)
     _serve(bind, workers, dev)
@@ -69,9 +74,14 @@ def serve(bind: str, workers: int, dev: bool, no_migrate: bool) -> None:
 )
 @click.option("--seed", default=DEMO_SEED, show_default=True, help="Corpus seed.")
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="gunicorn worker processes (default: GUNICORN_WORKERS, measured in docs/benchmarks.md).",
+)
 @click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
-def demo(size: int, seed: int, bind: str, workers: int, dev: bool) -> None:
+def demo(size: int, seed: int, bind: str, workers: int | None, dev: bool) -> None:
     """Apply migrations, seed the demo corpus (idempotent) and serve the index."""
     _prepare(migrate=True)
     click.echo(f"Seeding {size} demo submissions through the pipeline ...")
@@ -79,7 +89,7 @@ def demo(size: int, seed: int, bind: str, workers: int, dev: bool) -> None:
     _serve(bind, workers, dev)
 
 
-def _serve(bind: str, workers: int, dev: bool) -> None:
+def _serve(bind: str, workers: int | None, dev: bool) -> None:
     click.echo(f"MeshMark at http://{bind}/ (Ctrl-C stops it)")
     if dev:
         _manage("runserver", bind)
@@ -91,11 +101,11 @@ def _serve(bind: str, workers: int, dev: bool) -> None:
         "meshmark.wsgi:application",
         "--bind",
         bind,
-        "--workers",
-        str(workers),
         "--config",
         "python:meshmark.gunicorn_conf",
     ]
+    if workers is not None:
+        sys.argv += ["--workers", str(workers)]
     run()
 
 

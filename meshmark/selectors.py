@@ -257,11 +257,14 @@ def compare(params: Mapping[str, str]) -> Comparison:
         by_group.setdefault(row.environment_class, {})[row.mesh_config_id] = row
     shared = [g for g, found in by_group.items() if set(found) == set(ids)]
     if not shared:
-        seen = {g: sorted(found) for g, found in by_group.items()}
+        seen = "; ".join(
+            f"{group}: configuration {', '.join(str(i) for i in sorted(found))}"
+            for group, found in sorted(by_group.items())
+        )
         raise SelectorError(
             "configs",
             "not comparable: these configurations have no comparability group in common "
-            f"for profile {profile_id} (groups with results: {seen or 'none'}); MeshMark only "
+            f"for profile {profile_id} (results by group: {seen or 'none'}); MeshMark only "
             "ranks runs of the same profile version, protocol and environment class",
             409,
         )

@@ -239,3 +239,111 @@ LOGIN_REDIRECT_URL = "/upload"
 LOGOUT_REDIRECT_URL = "/"
 # `?format=` belongs to our exports (smp-json, smp-yaml), not to DRF's renderer switch.
 REST_FRAMEWORK["URL_FORMAT_OVERRIDE"] = None
+
+# --- Production hardening and observability (issue 8) ---
+# What `manage.py check --deploy` asks for applies whenever DEBUG is off; each
+# switch can still be turned by its variable (e.g. SECURE_SSL_REDIRECT=false for
+# a trial over plain HTTP on localhost). Then request ids, JSON logs, the CSP
+# and /metrics. docs/operations.md explains each variable.
+
+# HTTPS only: a year of HSTS by default. The preload flag only makes the domain
+# eligible for browsers' preload lists; submitting it is a separate, manual step.
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+# Kubelet probes and Prometheus speak plain HTTP to the pod, inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
+# Behind a TLS-terminating proxy, "X-Forwarded-Proto: https" (the header it sets,
+# and the value meaning HTTPS) tells Django the request was secure. Only set this
+# when the proxy always overwrites that header: clients could forge it otherwise.
+_proxy_ssl_header = envstr("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    _header, _sep, _value = _proxy_ssl_header.partition(":")
+    if not _sep or not _header.strip() or not _value.strip():
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must look like 'X-Forwarded-Proto: https', "
+            f"got {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header.strip().upper().replace("-", "_"),
+        _value.strip(),
+    )
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Same-origin everything: our pages, scripts, styles and the Swagger UI files are
+# all served from here (drf-spectacular-sidecar), never from a CDN.
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "style-src": ["'self'"],
+    "script-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+}
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
+# Kubernetes: the pod's own address (downward API), so probes and scrapes that
+# reach the pod by IP pass the Host check.
+_pod_ip = envstr("POD_IP", "")
+if _pod_ip:
+    ALLOWED_HOSTS.append(_pod_ip)
+# DATABASE_URL holds a password: it may also come from a mounted file
+# (DATABASE_URL_FILE), like SECRET_KEY.
+_database_url_secret = envsecret("DATABASE_URL")
+if _database_url_secret and _database_url_secret != _database_url:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url_secret, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60)
+        )
+    }
+
+# Request ids first, so every log line and response carries one; metrics next,
+# so they time the whole stack; the CSP right after SecurityMiddleware and before
+# WhiteNoise, so static files get it too.
+MIDDLEWARE.insert(0, "meshmark.middleware.RequestIdMiddleware")
+MIDDLEWARE.insert(1, "meshmark.metrics.MetricsMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "meshmark.middleware.ContentSecurityPolicyMiddleware",
+)
+
+# /metrics: on by default; METRICS_TOKEN (or METRICS_TOKEN_FILE) requires it as a
+# Bearer token. A Celery worker serves its own /metrics and /healthz on
+# WORKER_HTTP_PORT when that is set (0: off).
+METRICS_ENABLED = envbool("METRICS_ENABLED", True)
+METRICS_TOKEN = envsecret("METRICS_TOKEN") or ""
+WORKER_HTTP_PORT = envint("WORKER_HTTP_PORT", 0)
+
+# Logs: one JSON object per line in production, readable lines in development;
+# either way every record carries the request id.
+LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+_logging: dict[str, Any] = LOGGING
+_logging["formatters"]["plain"] = {
+    "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+}
+_logging["formatters"]["json"] = {"()": "meshmark.middleware.JsonFormatter"}
+_logging.setdefault("filters", {})["request_id"] = {"()": "meshmark.middleware.RequestIdFilter"}
+_logging["handlers"]["console"]["formatter"] = LOG_FORMAT
+_logging["handlers"]["console"]["filters"] = ["request_id"]
+# Celery workers log through the handler above (JSON too) instead of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -2,16 +2,26 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ingest import views as ingest_views
+from meshmark import views
 from meshmark.badges import badge
 from meshmark.health import healthz
+from meshmark.metrics import metrics_view
+from meshmark.middleware import allow_template_styles
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", views.home, name="home"),
+    path("leaderboards/<str:profile>", views.leaderboard, name="leaderboard"),
+    path("results/<int:result_id>", views.result_detail, name="result-detail"),
+    path("compare", views.compare, name="compare"),
+    path("organizations/<slug:slug>", views.organization_detail, name="organization-detail"),
+    path("environments/<int:environment_id>", views.environment_detail, name="environment-detail"),
+    path("methodology", views.methodology, name="methodology"),
+    path("submissions/<uuid:submission_id>/raw", views.submission_raw, name="submission-raw"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("badge/<str:mesh>/<str:version>/<str:profile>.svg", badge, name="badge"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ingest.urls")),
@@ -22,5 +32,13 @@ urlpatterns = [
         "submissions/<uuid:submission_id>", ingest_views.submission_detail, name="submission-detail"
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI under the CSP: the split view serves its init script as a file, and
+    # the page's one static <style> block is allowed by its hash.
+    path(
+        "api/docs/",
+        allow_template_styles("drf_spectacular/swagger_ui.html")(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
 ]

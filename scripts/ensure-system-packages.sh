@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the programs smp-runner's local mode and its tests use are installed:
 # nginx and haproxy (the proxies standing in for a sidecar pair), openssl (mTLS
-# certificates), wrk and hey (optional load generators). Idempotent: installs only
+# certificates), wrk and hey (optional load generators), chromium and its fonts
+# (the browser tests, driven by Playwright). Idempotent: installs only
 # what is missing, from Debian's packages, running `apt-get update` at most once.
 set -euo pipefail
 
@@ -14,7 +15,10 @@ declare -A PACKAGES=(
   [openssl]=openssl
   [wrk]=wrk
   [hey]=hey
+  [chromium]=chromium
 )
+# Fonts are not commands; they are checked by their directories.
+FONT_PACKAGES=(fonts-liberation fonts-dejavu-core)
 
 have() {
   # nginx and haproxy live in /usr/sbin, which is not on every PATH.
@@ -22,12 +26,15 @@ have() {
 }
 
 missing=()
-for cmd in nginx haproxy openssl wrk hey; do
+for cmd in nginx haproxy openssl wrk hey chromium; do
   have "$cmd" || missing+=("${PACKAGES[$cmd]}")
+done
+for pkg in "${FONT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  log "nginx, haproxy, openssl, wrk and hey are installed"
+  log "nginx, haproxy, openssl, wrk, hey, chromium and fonts are installed"
   exit 0
 fi
 
