@@ -16,25 +16,17 @@ import concurrent.futures as cf
 import datetime as dt
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import psycopg
 
+from bench.common import bench_env, gunicorn, manage, reset_database
 from bench.report import machine_line, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 BENCH_DB = "meshmark_bench_ingest"
 BROKER = "redis://127.0.0.1:6379/14"
 
@@ -44,31 +36,6 @@ def _bundle(i: int) -> bytes:
 
     doc: dict[str, Any] = make_bundle(labels={"bench": str(i)})
     return json.dumps(doc).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _reset_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return proc.stdout
 
 
 def _post_all(
@@ -125,52 +92,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args()
 
-    db_url = _reset_database()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": BROKER,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only",
-        "THROTTLE_SUBMISSIONS": "1000000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "create_org", "bench")
-    token = _manage(env, "issue_token", "bench").strip().splitlines()[-1]
+    db_url = reset_database(BENCH_DB)
+    env = bench_env(db_url, CELERY_BROKER_URL=BROKER)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "create_org", "bench")
+    token = manage(env, "issue_token", "bench").strip().splitlines()[-1]
     bodies = [_bundle(i) for i in range(args.requests)]
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "meshmark.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--access-logfile",
-            "/dev/null",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/submissions"
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with gunicorn(env, workers=args.workers) as base:
+        url = f"{base}/api/v1/submissions"
         _post_all(url, token, [_bundle(-i - 1) for i in range(50)], 4)  # warm-up
         elapsed, latencies, codes = _post_all(url, token, bodies, args.clients)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     plain = _plain_inserts(db_url, bodies, args.clients)
     api_rate = args.requests / elapsed
     plain_rate = args.requests / plain

@@ -1,0 +1,29 @@
+"""`python -m bench` (make bench): run every benchmark in turn; each writes its docs section."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHES = (
+    "bench.bench_scoring",
+    "bench.bench_ingest_api",
+    "bench.bench_leaderboard",
+    "bench.bench_loadgen",
+    "bench.bench_calibration",
+    "bench.bench_gunicorn",
+)
+
+
+def main() -> None:
+    failed = []
+    for module in BENCHES:
+        print(f"== {module}", flush=True)
+        if subprocess.run([sys.executable, "-m", module], check=False).returncode != 0:
+            failed.append(module)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""What the benches share: a scratch database, a real gunicorn, and wrk read by our own reader."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get(
+    "BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reset_database(name: str) -> str:
+    """Drop and create a scratch database; returns its URL."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def bench_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "SECURE_SSL_REDIRECT": "false",
+        "THROTTLE_SUBMISSIONS": "1000000/minute",
+        "THROTTLE_ANON": "1000000/minute",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 1) -> Iterator[str]:
+    """A gunicorn serving meshmark on a free port; yields its base URL."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "meshmark.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--access-logfile", "/dev/null",
+    ]  # fmt: skip
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not become healthy")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 16,
+    threads: int = 2,
+    script: Path | None = None,
+) -> dict[str, float]:
+    """Run Debian's wrk with --latency and read its output with MeshMark's own wrk reader."""
+    from smp.readers import wrk as wrk_reader
+
+    argv = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    argv += ["--timeout", "10s"]
+    if script is not None:
+        argv += ["--script", str(script)]
+    out = subprocess.run([*argv, url], capture_output=True, check=True).stdout
+    (result,) = wrk_reader.read(out)
+    lat = result.latencies_ms
+    return {
+        "rps": result.actual_qps or 0.0,
+        "p50_ms": lat.p50 or float("nan"),
+        "p99_ms": lat.p99 or float("nan"),
+        "errors": float(result.error_count or 0),
+    }
