@@ -134,6 +134,20 @@ def mesh_config_values(config: ServiceMeshConfig, *, role: str) -> dict[str, Any
     }
 
 
+RESOURCE_COLUMNS: tuple[str, ...] = (
+    "sidecar_count",
+    "sidecar_cpu_mcores",
+    "sidecar_mem_mb",
+    "gateway_cpu_mcores",
+    "gateway_mem_mb",
+    "control_plane_cpu_mcores",
+    "control_plane_mem_mb",
+    "app_cpu_mcores",
+    "app_mem_mb",
+)
+"""The Result columns :func:`resource_values` fills."""
+
+
 def _sum_usage(blocks: list[ResourceUsage | None]) -> tuple[int | None, float | None, float | None]:
     present = [b for b in blocks if b is not None]
     if not present:

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from ingest import selectors
 from ingest.auth import AnonReadThrottle
 from ingest.models import Result
+from ingest.normalize import RESOURCE_COLUMNS
 from ingest.problems import problem_response
 from meshmark.exports import results_csv
 from meshmark.models import Score
@@ -101,15 +102,7 @@ class ResultOutputSerializer(serializers.ModelSerializer):
             "error_count",
             "error_rate",
             "status_codes",
-            "sidecar_count",
-            "sidecar_cpu_mcores",
-            "sidecar_mem_mb",
-            "gateway_cpu_mcores",
-            "gateway_mem_mb",
-            "control_plane_cpu_mcores",
-            "control_plane_mem_mb",
-            "app_cpu_mcores",
-            "app_mem_mb",
+            *RESOURCE_COLUMNS,
             "meshmark",
             "created_at",
         ]

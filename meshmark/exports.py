@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from meshmark.selectors import Leaderboard
+from meshmark.selectors import VALUE_FIELDS, Leaderboard
 
 LEADERBOARD_COLUMNS = (
     "rank",
@@ -19,18 +19,7 @@ LEADERBOARD_COLUMNS = (
     "mesh_version",
     "mtls",
     "telemetry",
-    "median",
-    "ci_low",
-    "ci_high",
-    "results",
-    "submissions",
-    "organizations",
-    "environments",
-    "outliers",
-    "added_p99_ms",
-    "cpu_mcores_per_1k_rps",
-    "mem_mb_per_proxy",
-    "normalized",
+    *VALUE_FIELDS,
     "mesh_config_id",
 )
 

@@ -164,10 +164,10 @@ def _rows(profile: Profile, env_class: str, version: str, filters: dict[str, str
 
 
 def _stored_values(row: LeaderboardRow) -> dict[str, Any]:
-    return {f: getattr(row, f) for f in _VALUE_FIELDS}
+    return {f: getattr(row, f) for f in VALUE_FIELDS}
 
 
-_VALUE_FIELDS = (
+VALUE_FIELDS: tuple[str, ...] = (
     "median",
     "ci_low",
     "ci_high",
@@ -191,7 +191,7 @@ def _row(config: MeshConfig, complete: bool, values: Mapping[str, Any]) -> Row:
         mtls=config.mtls,
         telemetry=config.telemetry,
         complete=complete,
-        **{f: values[f] for f in _VALUE_FIELDS},
+        **{f: values[f] for f in VALUE_FIELDS},
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from django.db import transaction
 
 from ingest.models import Result, Submission
+from ingest.normalize import RESOURCE_COLUMNS
 from meshmark import aggregates
 from meshmark.models import Score
 from meshmark.scoring import FORMULA_VERSION, PairArrays, score_arrays
@@ -43,15 +44,7 @@ _COLUMNS = (
     "baseline__requested_qps",
     "error_rate",
     "baseline__error_rate",
-    "sidecar_count",
-    "sidecar_cpu_mcores",
-    "sidecar_mem_mb",
-    "gateway_cpu_mcores",
-    "gateway_mem_mb",
-    "control_plane_cpu_mcores",
-    "control_plane_mem_mb",
-    "app_cpu_mcores",
-    "app_mem_mb",
+    *RESOURCE_COLUMNS,
     "calibration_score",
     "environment__calibration_probe",
 )
