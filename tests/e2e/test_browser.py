@@ -24,7 +24,7 @@ import pytest
 from django.template.defaultfilters import floatformat
 
 from ingest.models import MeshConfig, Organization, Result
-from tests.meshmark.test_pages import seed_corpus
+from tests.pipeline import seed_corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -63,7 +63,7 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def seeded(org: Organization, other_org: Organization) -> dict[str, Any]:
-    seed_corpus(org, other_org, runs=5)
+    seed_corpus(org, other_org, runs=5, histograms=True)
     result = Result.objects.filter(role="mesh", mesh_config__mesh_type="istio").order_by("pk")[0]
     return {
         "result": result.pk,

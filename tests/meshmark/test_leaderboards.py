@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,43 +11,18 @@ import pytest
 from django.test import Client
 
 from ingest import services as ingest_services
-from ingest.models import MeshConfig, Organization, Result, Submission
+from ingest.models import MeshConfig, Organization, Result
 from meshmark import aggregates, selectors
 from meshmark.models import LeaderboardEntry, LeaderboardRow
-from tests.factories import make_bundle, make_run
+from tests.pipeline import ISTIO, LINKERD, accept, seed_corpus
 
 pytestmark = pytest.mark.django_db
-
-ISTIO = {"mesh_type": "istio", "mesh_version": "1.24.1", "mtls_enabled": True}
-LINKERD = {"mesh_type": "linkerd", "mesh_version": "2.16.0", "mtls_enabled": True}
-CILIUM = {"mesh_type": "cilium", "mesh_version": "1.16.0", "mtls_enabled": False}
-
-
-def accept(org: Organization, *, config: dict[str, Any], p50: float, p99: float, n: int,
-           **overrides: Any) -> Submission:  # fmt: skip
-    doc = make_bundle(labels={"n": str(n), "p": str(p50)}, **overrides)
-    doc["mesh_config"].update(config)
-    doc["runs"][1] = make_run("mesh", p50=p50, p99=p99)
-    doc["runs"][1]["resources"] = {"workloads": [{"name": "app", "cpu_mcores": 1500.0,
-                                                 "mem_mb": 400.0}]}  # fmt: skip
-    body = json.dumps(doc).encode()
-    submission = Submission.objects.create(
-        organization=org, raw=body, content_type="application/json", size=len(body),
-        sha256="0" * 64, content_digest=str(hash(body)),
-    )  # fmt: skip
-    ingest_services.submission_process(submission_id=submission.pk)
-    submission.refresh_from_db()
-    assert submission.status == "accepted", submission.errors
-    return submission
 
 
 @pytest.fixture
 def corpus(org: Organization, other_org: Organization) -> None:
     """Linkerd clearly best, Istio and Cilium close together (a tie), repeated runs."""
-    for i in range(6):
-        accept(org if i % 2 else other_org, config=LINKERD, p50=1.05 + 0.01 * i, p99=3.2, n=i)
-        accept(org, config=ISTIO, p50=1.6 + 0.02 * i, p99=5.0 + 0.05 * i, n=i)
-        accept(org, config=CILIUM, p50=1.62 + 0.02 * i, p99=5.05 + 0.05 * i, n=i)
+    seed_corpus(org, other_org)
 
 
 def board(**params: str) -> selectors.Leaderboard:

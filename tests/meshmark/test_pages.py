@@ -15,61 +15,18 @@ from django.test import Client
 from ingest import services as ingest_services
 from ingest.models import Environment, MeshConfig, Organization, Result, Submission
 from meshmark import services, views
-from tests.factories import make_bundle, make_run
+from tests import pipeline
 
 pytestmark = pytest.mark.django_db
 
-ISTIO = {"mesh_type": "istio", "mesh_version": "1.24.1", "mtls_enabled": True}
-LINKERD = {"mesh_type": "linkerd", "mesh_version": "2.16.0", "mtls_enabled": True}
-CILIUM = {"mesh_type": "cilium", "mesh_version": "1.16.0", "mtls_enabled": False}
 
-
-def histogram(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Buckets that agree with the run's percentiles (p50, p90 and p99 fall on bucket edges)."""
-    lat, total = run["latencies_ms"], run["request_count"]
-    edges = [lat["min"], lat["p50"], lat["p90"], lat["p99"], lat["p999"], lat["max"]]
-    shares = [0.5, 0.4, 0.09, 0.009, 0.001]
-    shapes = [[1, 2, 4, 7], [6, 3, 2, 1], [3, 2, 1], [2, 1], [1]]
-    counts = [round(total * s) for s in shares]
-    counts[-1] = total - sum(counts[:-1])
-    buckets = []
-    for (start, end), count, shape in zip(pairwise(edges), counts, shapes, strict=True):
-        width = (end - start) / len(shape)
-        parts = [count * w // sum(shape) for w in shape]
-        parts[-1] += count - sum(parts)
-        for i, part in enumerate(parts):
-            buckets.append({"start_ms": start + i * width, "end_ms": start + (i + 1) * width,
-                            "count": part})  # fmt: skip
-    return buckets
-
-
-def accept(org: Organization, *, config: dict[str, Any], p50: float, p99: float, n: int,
-           **overrides: Any) -> Submission:  # fmt: skip
-    """Submit a bundle through the real pipeline (as tests/meshmark/test_leaderboards.py does)."""
-    doc = make_bundle(labels={"n": str(n), "p": str(p50)}, **overrides)
-    doc["mesh_config"].update(config)
-    doc["runs"][1] = make_run("mesh", p50=p50, p99=p99)
-    doc["runs"][1]["resources"] = {"workloads": [{"name": "app", "cpu_mcores": 1500.0,
-                                                 "mem_mb": 400.0}]}  # fmt: skip
-    for run in doc["runs"]:
-        run["histogram"] = histogram(run)
-    body = json.dumps(doc).encode()
-    submission = Submission.objects.create(
-        organization=org, raw=body, content_type="application/json", size=len(body),
-        sha256="0" * 64, content_digest=str(hash(body)),
-    )  # fmt: skip
-    ingest_services.submission_process(submission_id=submission.pk)
-    submission.refresh_from_db()
-    assert submission.status == "accepted", submission.errors
-    return submission
+def accept(org: Organization, **kwargs: Any) -> Submission:
+    """Pages draw histograms: every run carries buckets that agree with its percentiles."""
+    return pipeline.accept(org, histograms=True, **kwargs)
 
 
 def seed_corpus(org: Organization, other_org: Organization, runs: int = 6) -> None:
-    """Linkerd clearly best, Istio and Cilium close together (a tie), repeated runs."""
-    for i in range(runs):
-        accept(org if i % 2 else other_org, config=LINKERD, p50=1.05 + 0.01 * i, p99=3.2, n=i)
-        accept(org, config=ISTIO, p50=1.6 + 0.02 * i, p99=5.0 + 0.05 * i, n=i)
-        accept(org, config=CILIUM, p50=1.62 + 0.02 * i, p99=5.05 + 0.05 * i, n=i)
+    pipeline.seed_corpus(org, other_org, runs, histograms=True)
 
 
 @pytest.fixture

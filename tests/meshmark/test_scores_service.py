@@ -19,24 +19,9 @@ from meshmark.scoring import FORMULA_VERSION, score_pair
 from meshmark.scoring.normalize import figures_pair
 from smp import document
 from tests.factories import make_bundle
+from tests.pipeline import process_bundle
 
 pytestmark = pytest.mark.django_db
-
-
-def _accept(org: Organization, doc: dict[str, Any]) -> Submission:
-    body = json.dumps(doc).encode()
-    submission = Submission.objects.create(
-        organization=org,
-        raw=body,
-        content_type="application/json",
-        size=len(body),
-        sha256="0" * 64,
-        content_digest=str(hash(body)),
-    )
-    ingest_services.submission_process(submission_id=submission.pk)
-    submission.refresh_from_db()
-    assert submission.status == "accepted", submission.errors
-    return submission
 
 
 def _bundle_with_app_and_calibration() -> dict[str, Any]:
@@ -51,7 +36,7 @@ def _bundle_with_app_and_calibration() -> dict[str, Any]:
 
 def test_accepting_a_submission_stores_its_mesh_runs_score(org: Organization) -> None:
     doc = _bundle_with_app_and_calibration()
-    submission = _accept(org, doc)
+    submission = process_bundle(org, doc)
     mesh = submission.results.get(role="mesh")
     (score,) = Score.objects.filter(result=mesh)
     assert score.formula_version == FORMULA_VERSION
@@ -84,13 +69,13 @@ def test_accepting_a_submission_stores_its_mesh_runs_score(org: Organization) ->
 def test_an_unranked_mesh_run_gets_no_score(org: Organization) -> None:
     doc = make_bundle()
     doc["runs"] = [doc["runs"][1]]
-    submission = _accept(org, doc)
+    submission = process_bundle(org, doc)
     assert submission.results.get().ranked is False
     assert Score.objects.count() == 0
 
 
 def test_the_result_api_shows_the_score_and_breakdown(org: Organization) -> None:
-    submission = _accept(org, _bundle_with_app_and_calibration())
+    submission = process_bundle(org, _bundle_with_app_and_calibration())
     mesh = submission.results.get(role="mesh")
     body = Client().get(f"/api/v1/results/{mesh.pk}").json()
     meshmark = body["meshmark"]
@@ -106,7 +91,7 @@ def test_listing_results_with_scores_costs_a_fixed_number_of_queries(
     org: Organization, django_assert_max_num_queries: Callable[..., Any]
 ) -> None:
     for i in range(4):
-        _accept(org, make_bundle(labels={"n": str(i)}))
+        process_bundle(org, make_bundle(labels={"n": str(i)}))
     with django_assert_max_num_queries(3):
         body = Client().get("/api/v1/results", {"role": "mesh"}).json()
     assert body["count"] == 4
@@ -122,7 +107,7 @@ def test_the_preview_scores_a_bundle_without_storing_anything(org: Organization)
     (run,) = body["runs"]
     assert run["run"] == 1
     assert Submission.objects.count() == 0 and Score.objects.count() == 0
-    stored = Score.objects.get(result__submission=_accept(org, doc))
+    stored = Score.objects.get(result__submission=process_bundle(org, doc))
     assert run["meshmark"]["score"] == pytest.approx(stored.score)
     assert run["figures"]["cpu_mcores_per_1k_rps"] == pytest.approx(stored.cpu_mcores_per_1k_rps)
 
@@ -140,7 +125,7 @@ def test_a_new_formula_version_rescores_everything_and_keeps_old_scores(
     org: Organization,
 ) -> None:
     for i in range(5):
-        _accept(org, make_bundle(labels={"n": str(i)}))
+        process_bundle(org, make_bundle(labels={"n": str(i)}))
     current = {s.result_id: s.score for s in Score.objects.all()}
     # Pretend the stored scores were made by an older formula: a new version
     # finds every result without a current score.
@@ -157,7 +142,7 @@ def test_a_new_formula_version_rescores_everything_and_keeps_old_scores(
 
 def test_rescoring_resumes_where_it_stopped_without_duplicates(org: Organization) -> None:
     for i in range(4):
-        _accept(org, make_bundle(labels={"n": str(i)}))
+        process_bundle(org, make_bundle(labels={"n": str(i)}))
     Score.objects.all().delete()
     first = services.scores_backfill_batch(batch_size=3)  # then the worker "dies"
     assert first is not None and first[1] == 3
@@ -170,7 +155,7 @@ def test_the_background_rescore_chains_batches_to_the_end(org: Organization) -> 
     from meshmark import tasks
 
     for i in range(3):
-        _accept(org, make_bundle(labels={"n": str(i)}))
+        process_bundle(org, make_bundle(labels={"n": str(i)}))
     Score.objects.all().delete()
     assert tasks.rescore_if_needed.delay().get() is True  # eager here: runs the chain
     assert Score.objects.count() == 3
@@ -178,7 +163,7 @@ def test_the_background_rescore_chains_batches_to_the_end(org: Organization) -> 
 
 
 def test_reprocessing_replaces_scores_instead_of_adding_copies(org: Organization) -> None:
-    submission = _accept(org, make_bundle())
+    submission = process_bundle(org, make_bundle())
     ingest_services.submission_reprocess(submissions=[submission])
     assert Score.objects.count() == 1
     assert Result.objects.filter(role="mesh").count() == 1
