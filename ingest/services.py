@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from ingest.models import (
     Result,
     Submission,
 )
-from ingest.signals import results_listing_changed, submission_accepted
+from ingest.signals import results_listing_changed, submissions_accepted, submissions_processed
 from smp import consistency, document
 from smp.errors import Problem
 from smp.model import Bundle
@@ -243,6 +244,28 @@ def submission_claim(*, submission_id: Any) -> bool:
     return claimed == 1
 
 
+def submissions_claim(*, submission_ids: Sequence[Any]) -> list[Any]:
+    """Take several submissions at once; returns the ids this caller now holds."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.SUBMISSION_STALE_AFTER_S)
+    with transaction.atomic():
+        ids = list(
+            Submission.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(submission_ids))
+            .filter(
+                Q(status=Submission.Status.RECEIVED)
+                | Q(status=Submission.Status.PROCESSING, processing_started_at__lt=stale)
+            )
+            .values_list("pk", flat=True)
+        )
+        Submission.objects.filter(pk__in=ids).update(
+            status=Submission.Status.PROCESSING,
+            processing_started_at=now,
+            attempts=F("attempts") + 1,
+        )
+    return ids
+
+
 def submission_process(*, submission_id: Any) -> Submission | None:
     """Parse, validate, normalize and store the results of one submission.
 
@@ -251,20 +274,43 @@ def submission_process(*, submission_id: Any) -> Submission | None:
     """
     if not submission_claim(submission_id=submission_id):
         return None
-    submission = Submission.objects.get(pk=submission_id)
+    return _process_claimed([Submission.objects.get(pk=submission_id)])[0]
+
+
+def submissions_process(*, submission_ids: Sequence[Any]) -> list[Submission]:
+    """:func:`submission_process` for many submissions, with one write per table.
+
+    The bulk endpoint's task and the demo seeder go through here: each body is
+    still parsed and checked on its own and gets its own verdict, but the
+    results of the whole batch are inserted together and committed once. When
+    writing the batch fails, each submission is retried alone, so one bad
+    apple costs only itself. Returns the submissions this call processed.
+    """
+    ids = submissions_claim(submission_ids=submission_ids)
+    if not ids:
+        return []
+    return _process_claimed(list(Submission.objects.filter(pk__in=ids).order_by("received_at")))
+
+
+def _process_claimed(submissions: list[Submission]) -> list[Submission]:
+    profiles = Profile.objects.in_bulk()
+    verdicts = [_checked(submission, profiles) for submission in submissions]
     try:
-        problems, warnings, bundle, profile = _check(submission)
-        if problems or bundle is None or profile is None:
-            _finish(submission, Submission.Status.REJECTED, errors=problems, warnings=warnings)
-        else:
-            with transaction.atomic():
-                _store_results(submission, bundle, profile)
-                _finish(submission, Submission.Status.ACCEPTED, warnings=warnings)
-                submission_accepted.send(sender=Submission, submission=submission)
+        with transaction.atomic():
+            accepted = [v for v in verdicts if v.accepted]
+            _store_results(accepted)
+            _finish_all(verdicts)
+            if accepted:
+                submissions_accepted.send(
+                    sender=Submission, submission_ids=[v.submission.pk for v in accepted]
+                )
     except Exception:
-        logger.exception("processing submission %s failed", submission_id)
+        if len(submissions) > 1:
+            logger.warning("writing a batch of %d failed; one by one", len(submissions))
+            return [out for one in submissions for out in _process_claimed([one])]
+        logger.exception("processing submission %s failed", submissions[0].pk)
         _finish(
-            submission,
+            submissions[0],
             Submission.Status.REJECTED,
             errors=[
                 Problem(
@@ -275,11 +321,40 @@ def submission_process(*, submission_id: Any) -> Submission | None:
                 )
             ],
         )
-    return submission
+    # After the commit, so the read side sees (and aggregates) committed results only.
+    submissions_processed.send(sender=Submission, submission_ids=[s.pk for s in submissions])
+    return submissions
+
+
+@dataclass
+class _Verdict:
+    submission: Submission
+    errors: list[Problem]
+    warnings: list[Problem]
+    bundle: Bundle | None
+    profile: Profile | None
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors and self.bundle is not None and self.profile is not None
+
+
+def _checked(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
+    try:
+        return _Verdict(submission, *_check(submission, profiles))
+    except Exception:
+        logger.exception("checking submission %s failed", submission.pk)
+        problem = Problem(
+            "",
+            "internal-error",
+            "processing failed unexpectedly; the submission is kept and will be "
+            "reprocessed once the fault is fixed",
+        )
+        return _Verdict(submission, [problem], [], None, None)
 
 
 def _check(
-    submission: Submission,
+    submission: Submission, profiles: dict[Any, Profile]
 ) -> tuple[list[Problem], list[Problem], Bundle | None, Profile | None]:
     try:
         doc = intake.bundle_document(
@@ -297,9 +372,9 @@ def _check(
     found = consistency.check_bundle(bundle)
     errors = [p for p in found if p.rule not in consistency.WARNING_RULES]
     warnings = [p for p in found if p.rule in consistency.WARNING_RULES]
-    profile = Profile.objects.filter(pk=bundle.profile).first() if bundle.profile else None
+    profile = profiles.get(bundle.profile) if bundle.profile else None
     if profile is None:
-        known = ", ".join(Profile.objects.values_list("id", flat=True))
+        known = ", ".join(sorted(profiles))
         errors.append(
             Problem(
                 "profile",
@@ -312,53 +387,122 @@ def _check(
     return errors, warnings, bundle, profile
 
 
-def _store_results(submission: Submission, bundle: Bundle, profile: Profile) -> None:
-    env_values = normalize.environment_values(bundle.environment)
-    environment, created = Environment.objects.get_or_create(
-        fingerprint=env_values.fingerprint, defaults=env_values.fields
-    )
-    if not created and env_values.fields["calibration_score"] is not None:
-        Environment.objects.filter(pk=environment.pk).update(
-            calibration_probe=env_values.fields["calibration_probe"],
-            calibration_score=env_values.fields["calibration_score"],
+def _environments(verdicts: list[_Verdict]) -> list[tuple[Environment, Any]]:
+    """The Environment row of each accepted bundle (created when new), with its values."""
+    values = [normalize.environment_values(v.bundle.environment) for v in verdicts if v.bundle]
+    fingerprints = {ev.fingerprint for ev in values}
+    found = Environment.objects.in_bulk(list(fingerprints), field_name="fingerprint")
+    missing = {ev.fingerprint: ev for ev in values if ev.fingerprint not in found}
+    if missing:
+        Environment.objects.bulk_create(
+            [Environment(fingerprint=fp, **ev.fields) for fp, ev in missing.items()],
+            ignore_conflicts=True,  # a concurrent worker may create the same one
         )
-    submission.results.all().delete()
-    baseline_row: Result | None = None
-    mesh_rows: list[Result] = []
-    for index, run in enumerate(bundle.runs):
-        mesh_config, _ = MeshConfig.objects.get_or_create(
-            **normalize.mesh_config_values(bundle.mesh_config, role=run.role or "mesh")
+        found = Environment.objects.in_bulk(list(fingerprints), field_name="fingerprint")
+    calibrated = {
+        ev.fingerprint: ev
+        for ev in values
+        if ev.fingerprint not in missing and ev.fields["calibration_score"] is not None
+    }
+    for fingerprint, ev in calibrated.items():  # the latest calibration reported wins
+        Environment.objects.filter(fingerprint=fingerprint).update(
+            calibration_probe=ev.fields["calibration_probe"],
+            calibration_score=ev.fields["calibration_score"],
         )
-        smp_doc = run.to_dict()
-        smp_doc.pop("raw", None)
-        row = Result(
-            submission=submission,
-            organization_id=submission.organization_id,
-            run_index=index,
-            role=run.role or Result.Role.MESH,
-            profile=profile,
-            environment=environment,
-            mesh_config=mesh_config,
-            calibration_score=env_values.fields["calibration_score"],
-            smp=smp_doc,
-            **normalize.run_values(run),
-            **normalize.resource_values(run, bundle.mesh_config, bundle.environment),
-        )
-        row.save()
-        if run.role == "baseline":
-            baseline_row = row
-        else:
-            mesh_rows.append(row)
-    for row in mesh_rows:
-        if baseline_row is None:
+    return [(found[ev.fingerprint], ev) for ev in values]
+
+
+def _mesh_configs(keys: set[tuple[tuple[str, Any], ...]]) -> dict[Any, MeshConfig]:
+    """MeshConfig rows by their field values, created when new."""
+    out: dict[Any, MeshConfig] = {}
+    if keys:
+        match = Q()
+        for key in keys:
+            match |= Q(**dict(key))
+        for config in MeshConfig.objects.filter(match):
+            out[_config_key(config)] = config
+    for key in keys - set(out):
+        config, _ = MeshConfig.objects.get_or_create(**dict(key))
+        out[key] = config
+    return out
+
+
+_CONFIG_FIELDS = ("mesh_type", "version", "mtls", "telemetry", "policy", "proxy_concurrency")
+
+
+def _config_key(config: MeshConfig) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, getattr(config, name)) for name in _CONFIG_FIELDS)
+
+
+def _store_results(verdicts: list[_Verdict]) -> None:
+    """Insert the results of these accepted submissions: baselines first, then mesh runs
+    pointing at the baseline of their own submission."""
+    if not verdicts:
+        return
+    Result.objects.filter(submission__in=[v.submission.pk for v in verdicts]).delete()
+    environments = _environments(verdicts)
+    config_of: dict[tuple[int, int], tuple[tuple[str, Any], ...]] = {}
+    for i, verdict in enumerate(verdicts):
+        assert verdict.bundle is not None
+        for index, run in enumerate(verdict.bundle.runs):
+            values = normalize.mesh_config_values(
+                verdict.bundle.mesh_config, role=run.role or "mesh"
+            )
+            config_of[i, index] = tuple((name, values[name]) for name in _CONFIG_FIELDS)
+    configs = _mesh_configs(set(config_of.values()))
+    baselines: dict[int, Result] = {}
+    mesh_rows: list[tuple[int, Result]] = []
+    for i, verdict in enumerate(verdicts):
+        bundle, environment = verdict.bundle, environments[i]
+        assert bundle is not None and verdict.profile is not None
+        env_row, env_values = environment
+        for index, run in enumerate(bundle.runs):
+            smp_doc = run.to_dict()
+            smp_doc.pop("raw", None)
+            row = Result(
+                submission=verdict.submission,
+                organization_id=verdict.submission.organization_id,
+                run_index=index,
+                role=run.role or Result.Role.MESH,
+                profile=verdict.profile,
+                environment=env_row,
+                mesh_config=configs[config_of[i, index]],
+                calibration_score=env_values.fields["calibration_score"],
+                smp=smp_doc,
+                **normalize.run_values(run),
+                **normalize.resource_values(run, bundle.mesh_config, bundle.environment),
+            )
+            if run.role == "baseline":
+                baselines.setdefault(i, row)
+            else:
+                mesh_rows.append((i, row))
+    Result.objects.bulk_create(list(baselines.values()))
+    for i, row in mesh_rows:
+        baseline = baselines.get(i)
+        if baseline is None:
             row.ranked = False
             row.unranked_reason = (
                 "no baseline run in the same submission: MeshMark compares a mesh run with "
                 "a baseline made by the same invocation on the same environment"
             )
         else:
-            row.baseline = baseline_row
-        row.save(update_fields=["ranked", "unranked_reason", "baseline"])
+            row.baseline = baseline
+    Result.objects.bulk_create([row for _, row in mesh_rows])
+
+
+def _finish_all(verdicts: list[_Verdict]) -> None:
+    now = timezone.now()
+    for verdict in verdicts:
+        submission = verdict.submission
+        submission.status = (
+            Submission.Status.ACCEPTED if verdict.accepted else Submission.Status.REJECTED
+        )
+        submission.errors = [p.as_dict() for p in verdict.errors]
+        submission.warnings = [p.as_dict() for p in verdict.warnings]
+        submission.processed_at = now
+    Submission.objects.bulk_update(
+        [v.submission for v in verdicts], ["status", "errors", "warnings", "processed_at"]
+    )
 
 
 def _finish(

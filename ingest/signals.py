@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that accepts a submission, after its results are
-# stored; receivers that write (scores, aggregates) commit or roll back with it.
-# Arguments: submission (ingest.models.Submission).
-submission_accepted = Signal()
+# Sent inside the transaction that accepts submissions (one or a batch), after
+# their results are stored; receivers that write (scores, leaderboard entries)
+# commit or roll back with it. Arguments: submission_ids (list of UUIDs).
+submissions_accepted = Signal()
+
+# Sent after that transaction has committed (whatever the verdicts), for work
+# that must only see committed data, such as refreshing leaderboard rows.
+# Arguments: submission_ids (list of UUIDs).
+submissions_processed = Signal()
 
 # Sent after moderation listed or unlisted results (or a whole organization's).
 # Arguments: result_ids (list[int]).

@@ -1,23 +1,33 @@
 """Leaderboard aggregates: entries per scored run, rows per mesh configuration and group.
 
 Entries mirror the current-version scores with the keys leaderboards group
-and filter by. A row is recomputed from its own entries whenever one of them
-changes (a new result, a moderation decision), so an accepted result reaches
-its leaderboard in the transaction that accepts it; a periodic rebuild redoes
+and filter by; they are written in the transaction that accepts a result,
+together with a *pending refresh* mark naming each row key they touch.
+
+Rows are recomputed from their entries after that transaction commits, by
+:func:`rows_refresh_pending`: one process at a time (an advisory lock), each
+pending key once however many results arrived for it meanwhile. Refreshing
+after commit, serialized, is what makes concurrent workers safe: a refresh
+always reads every entry committed before its mark was seen, so no row can be
+overwritten by an older view of its entries. A periodic rebuild redoes
 everything from the scores.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 
-from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
+from meshmark.models import LeaderboardEntry, LeaderboardRow, PendingRefresh, Score
 from meshmark.scoring import FORMULA_VERSION
+from meshmark.scoring.inputs import BoolArray, FloatArray
 from meshmark.scoring.stats import bootstrap_ci, outlier_mask
 
 logger = logging.getLogger(__name__)
@@ -30,6 +40,10 @@ OUTLIER_MIN_RELATIVE = 0.10
 """A run is only an outlier when it is also this far (relative) from the row's median:
 with few, tightly grouped runs the MAD is tiny and the z-score alone flags noise."""
 SYNC_BATCH = 5000
+REFRESH_BATCH = 500
+"""Pending marks taken per round by :func:`rows_refresh_pending`."""
+REFRESH_LOCK = 0x4D4D_5246  # "MMRF": the advisory lock id of row refreshes
+KEY_FIELDS = ("formula_version", "profile_id", "environment_class", "mesh_config_id", "complete")
 
 
 class RowKey(NamedTuple):
@@ -128,83 +142,155 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
     return old_keys | {_entry_key(e) for e in entries}
 
 
-def _median_of(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return float(np.median(present)) if present else None
+ENTRY_COLUMNS = (
+    "pk",
+    "value",
+    "added_p99_ms",
+    "cpu_mcores_per_1k_rps",
+    "mem_mb_per_proxy",
+    "submission_id",
+    "organization_id",
+    "environment_id",
+    "normalized",
+    "created_at",
+    "profile_version",
+    "protocol",
+    "is_outlier",
+)
+"""What aggregation reads of an entry, in this order (``values_list(*ENTRY_COLUMNS)``)."""
 
 
-def row_values(entries: list[LeaderboardEntry]) -> tuple[dict[str, Any] | None, list[int]]:
-    """Aggregate of one row's listed entries, and the ids of the entries flagged as outliers.
+def _floats(values: Sequence[Any]) -> FloatArray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+@dataclass
+class EntryColumns:
+    """A row's entries column by column: NumPy arrays for the figures, lists for the keys."""
+
+    ids: list[int]
+    value: FloatArray
+    added_p99_ms: FloatArray
+    cpu_mcores_per_1k_rps: FloatArray
+    mem_mb_per_proxy: FloatArray
+    submission_ids: list[Any]
+    organization_ids: list[int]
+    environment_ids: list[int]
+    normalized: BoolArray
+    created_at: list[Any]
+    profile_version: list[int]
+    protocol: list[str]
+    is_outlier: BoolArray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> EntryColumns:
+        """From ``values_list(*ENTRY_COLUMNS)`` tuples."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(ENTRY_COLUMNS)
+        return cls(
+            ids=list(columns[0]),
+            value=_floats(columns[1]),
+            added_p99_ms=_floats(columns[2]),
+            cpu_mcores_per_1k_rps=_floats(columns[3]),
+            mem_mb_per_proxy=_floats(columns[4]),
+            submission_ids=list(columns[5]),
+            organization_ids=list(columns[6]),
+            environment_ids=list(columns[7]),
+            normalized=np.array(columns[8], dtype=np.bool_),
+            created_at=list(columns[9]),
+            profile_version=list(columns[10]),
+            protocol=list(columns[11]),
+            is_outlier=np.array(columns[12], dtype=np.bool_),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _median_of(values: FloatArray) -> float | None:
+    present = values[~np.isnan(values)]
+    return float(np.median(present)) if present.size else None
+
+
+def outliers_of(entries: EntryColumns) -> BoolArray:
+    """Which entries of one row are outliers (see :func:`row_values`)."""
+    flagged = np.zeros(len(entries), dtype=np.bool_)
+    if len(entries) < MIN_ENTRIES_FOR_OUTLIERS:
+        return flagged
+    for metric in OUTLIER_METRICS:
+        values: FloatArray = getattr(entries, metric)
+        if np.all(np.isnan(values)):
+            continue
+        centre = float(np.nanmedian(values))
+        with np.errstate(invalid="ignore"):
+            far = np.abs(values - centre) > OUTLIER_MIN_RELATIVE * abs(centre)
+        flagged |= outlier_mask(values) & far
+    return flagged
+
+
+def row_values(entries: EntryColumns) -> tuple[dict[str, Any] | None, BoolArray]:
+    """Aggregate of one row's listed entries, and which entries are flagged as outliers.
 
     Outliers: robust z-score (median/MAD, |z| > 3.5) of the score, the added p99
     or the CPU per 1k rps within the row, and at least OUTLIER_MIN_RELATIVE away
     from the row's median, once the row has MIN_ENTRIES_FOR_OUTLIERS runs. They
     are left out of every figure but counted.
     """
-    if not entries:
-        return None, []
-    flagged = np.zeros(len(entries), dtype=bool)
-    if len(entries) >= MIN_ENTRIES_FOR_OUTLIERS:
-        for metric in OUTLIER_METRICS:
-            column = [getattr(e, metric) for e in entries]
-            metric_values = np.array([np.nan if v is None else v for v in column], dtype=np.float64)
-            if np.all(np.isnan(metric_values)):
-                continue
-            centre = float(np.nanmedian(metric_values))
-            with np.errstate(invalid="ignore"):
-                far = np.abs(metric_values - centre) > OUTLIER_MIN_RELATIVE * abs(centre)
-            flagged |= outlier_mask(metric_values) & far
-    kept = [e for e, out in zip(entries, flagged, strict=True) if not out]
-    median, low, high = bootstrap_ci([e.value for e in kept])
+    flagged = outliers_of(entries)
+    if not len(entries):
+        return None, flagged
+    kept = ~flagged
+    first = int(np.argmax(kept))
+    median, low, high = bootstrap_ci(entries.value[kept])
+    created = [c for c, keep in zip(entries.created_at, kept, strict=True) if keep]
     values = {
-        "profile_version": kept[0].profile_version,
-        "protocol": kept[0].protocol,
-        "results": len(kept),
-        "submissions": len({e.submission_id for e in kept}),
-        "organizations": len({e.organization_id for e in kept}),
-        "environments": len({e.environment_id for e in kept}),
+        "profile_version": entries.profile_version[first],
+        "protocol": entries.protocol[first],
+        "results": int(kept.sum()),
+        "submissions": len(_kept(entries.submission_ids, kept)),
+        "organizations": len(_kept(entries.organization_ids, kept)),
+        "environments": len(_kept(entries.environment_ids, kept)),
         "outliers": int(flagged.sum()),
         "median": median,
         "ci_low": low,
         "ci_high": high,
-        "added_p99_ms": _median_of([e.added_p99_ms for e in kept]),
-        "cpu_mcores_per_1k_rps": _median_of([e.cpu_mcores_per_1k_rps for e in kept]),
-        "mem_mb_per_proxy": _median_of([e.mem_mb_per_proxy for e in kept]),
-        "normalized": all(e.normalized for e in kept),
-        "first_at": min(e.created_at for e in kept),
-        "last_at": max(e.created_at for e in kept),
+        "added_p99_ms": _median_of(entries.added_p99_ms[kept]),
+        "cpu_mcores_per_1k_rps": _median_of(entries.cpu_mcores_per_1k_rps[kept]),
+        "mem_mb_per_proxy": _median_of(entries.mem_mb_per_proxy[kept]),
+        "normalized": bool(np.all(entries.normalized[kept])),
+        "first_at": min(created),
+        "last_at": max(created),
     }
-    return values, [e.pk for e, out in zip(entries, flagged, strict=True) if out]
+    return values, flagged
+
+
+def _kept(ids: list[Any], kept: BoolArray) -> set[Any]:
+    return {i for i, keep in zip(ids, kept, strict=True) if keep}
 
 
 def rows_refresh(*, keys: Iterable[RowKey]) -> int:
-    """Recompute the rows of these keys from their entries; returns how many rows exist after."""
+    """Recompute the rows of these keys from their entries; returns how many rows exist after.
+
+    Reads only the columns aggregation needs, and writes back only the outlier
+    flags that changed.
+    """
     kept = 0
     for key in sorted(set(keys)):
-        entries = list(
-            LeaderboardEntry.objects.filter(
-                formula_version=key.formula_version,
-                profile_id=key.profile_id,
-                environment_class=key.environment_class,
-                mesh_config_id=key.mesh_config_id,
-                complete=key.complete,
-                listed=True,
-            ).order_by("pk")
+        lookup: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
+        entries = EntryColumns.from_rows(
+            list(
+                LeaderboardEntry.objects.filter(**lookup, listed=True)
+                .order_by("pk")
+                .values_list(*ENTRY_COLUMNS)
+            )
         )
-        values, outliers = row_values(entries)
-        ids = [e.pk for e in entries]
-        LeaderboardEntry.objects.filter(pk__in=ids).exclude(pk__in=outliers).update(
-            is_outlier=False
-        )
-        if outliers:
-            LeaderboardEntry.objects.filter(pk__in=outliers).update(is_outlier=True)
-        lookup: dict[str, Any] = {
-            "formula_version": key.formula_version,
-            "profile_id": key.profile_id,
-            "environment_class": key.environment_class,
-            "mesh_config_id": key.mesh_config_id,
-            "complete": key.complete,
-        }
+        values, flagged = row_values(entries)
+        changed = flagged != entries.is_outlier
+        for flag in (True, False):
+            ids = [
+                i for i, c, f in zip(entries.ids, changed, flagged, strict=True) if c and f == flag
+            ]
+            if ids:
+                LeaderboardEntry.objects.filter(pk__in=ids).update(is_outlier=flag)
         if values is None:
             LeaderboardRow.objects.filter(**lookup).delete()
             continue
@@ -213,9 +299,71 @@ def rows_refresh(*, keys: Iterable[RowKey]) -> int:
     return kept
 
 
+def rows_mark(*, keys: Iterable[RowKey]) -> None:
+    """Record that these rows need a refresh (in the caller's transaction)."""
+    PendingRefresh.objects.bulk_create(
+        [PendingRefresh(**dict(zip(KEY_FIELDS, key, strict=True))) for key in set(keys)]
+    )
+
+
+_LOCAL_LOCK = threading.Lock()
+
+
+@contextmanager
+def _refresh_lock(*, wait: bool) -> Iterator[bool]:
+    """The right to refresh rows: a PostgreSQL advisory lock, or a process lock on SQLite
+    (the embedded mode serves from one process)."""
+    if connection.vendor != "postgresql":
+        got = _LOCAL_LOCK.acquire(blocking=wait)
+        try:
+            yield got
+        finally:
+            if got:
+                _LOCAL_LOCK.release()
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK])
+            got = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK])
+            got = bool(cursor.fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK])
+
+
+def rows_refresh_pending() -> int:
+    """Refresh every row with a pending mark; returns how many keys were refreshed.
+
+    Called after each commit that marks rows. When another process holds the
+    lock it returns at once: that process re-checks for marks after letting
+    go of the lock, so a mark committed meanwhile is never left behind.
+    """
+    refreshed = 0
+    while True:
+        with _refresh_lock(wait=False) as got:
+            if not got:
+                return refreshed
+            while marks := list(
+                PendingRefresh.objects.order_by("pk").values_list("pk", *KEY_FIELDS)[:REFRESH_BATCH]
+            ):
+                keys = {RowKey(*mark[1:]) for mark in marks}
+                with transaction.atomic():
+                    rows_refresh(keys=keys)
+                    PendingRefresh.objects.filter(pk__in=[mark[0] for mark in marks]).delete()
+                refreshed += len(keys)
+        if not PendingRefresh.objects.exists():
+            return refreshed
+
+
 def leaderboards_update(*, score_ids: Iterable[int]) -> None:
-    """Incremental update after scores were written (a submission was accepted)."""
-    rows_refresh(keys=entries_sync(score_ids=score_ids))
+    """After scores were written (a submission was accepted): sync the entries and mark
+    their rows for the refresh that follows the commit."""
+    rows_mark(keys=entries_sync(score_ids=score_ids))
 
 
 def leaderboards_update_for_results(*, result_ids: Iterable[int]) -> None:
@@ -223,27 +371,42 @@ def leaderboards_update_for_results(*, result_ids: Iterable[int]) -> None:
     ids = Score.objects.filter(
         result_id__in=list(result_ids), formula_version=FORMULA_VERSION
     ).values_list("pk", flat=True)
-    leaderboards_update(score_ids=ids)
-
-
-def leaderboards_rebuild(*, version: str = FORMULA_VERSION) -> int:
-    """Rebuild every entry and row of ``version`` from the scores; returns the row count."""
-    keys: set[RowKey] = set()
-    ids = list(
-        Score.objects.filter(formula_version=version, score__isnull=False)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    for start in range(0, len(ids), SYNC_BATCH):
-        with transaction.atomic():
-            keys |= entries_sync(score_ids=ids[start : start + SYNC_BATCH])
-    stale = LeaderboardEntry.objects.filter(formula_version=version).exclude(score_id__in=ids)
-    for entry in stale:
-        keys.add(_entry_key(entry))
-    stale.delete()
-    keys |= {
-        RowKey(r.formula_version, r.profile_id, r.environment_class, r.mesh_config_id, r.complete)
-        for r in LeaderboardRow.objects.filter(formula_version=version)
-    }
     with transaction.atomic():
+        leaderboards_update(score_ids=ids)
+    rows_refresh_pending()
+
+
+def leaderboards_rebuild(*, version: str = FORMULA_VERSION, entries: bool = True) -> int:
+    """Rebuild every row of ``version``; returns the row count.
+
+    With ``entries`` (the default) the entries are first derived again from
+    the scores; without, rows are recomputed from the entries as they are.
+    """
+    keys: set[RowKey] = set()
+    if entries:
+        ids = list(
+            Score.objects.filter(formula_version=version, score__isnull=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for start in range(0, len(ids), SYNC_BATCH):
+            with transaction.atomic():
+                keys |= entries_sync(score_ids=ids[start : start + SYNC_BATCH])
+        # Entries whose score can no longer be ranked (a score row is never deleted
+        # without its entry: the foreign key cascades).
+        stale = LeaderboardEntry.objects.filter(formula_version=version, score__score__isnull=True)
+        for entry in stale:
+            keys.add(_entry_key(entry))
+        stale.delete()
+    keys |= {
+        RowKey(*key)
+        for key in LeaderboardEntry.objects.filter(formula_version=version)
+        .values_list(*KEY_FIELDS)
+        .distinct()
+    }
+    keys |= {
+        RowKey(*key)
+        for key in LeaderboardRow.objects.filter(formula_version=version).values_list(*KEY_FIELDS)
+    }
+    with _refresh_lock(wait=True), transaction.atomic():
         return rows_refresh(keys=keys)

@@ -137,3 +137,22 @@ class LeaderboardRow(models.Model):
         return (
             f"{self.profile_id}/{self.environment_class}: {self.mesh_config_id} {self.median:.1f}"
         )
+
+
+class PendingRefresh(models.Model):
+    """A leaderboard row whose entries changed and that awaits its refresh.
+
+    Written in the transaction that changes the entries, deleted by the
+    transaction that recomputes the row (meshmark.aggregates). Append-only,
+    with no unique key, so concurrent writers never wait on each other here.
+    """
+
+    formula_version = models.CharField(max_length=32)
+    profile = models.ForeignKey("ingest.Profile", on_delete=models.CASCADE, related_name="+")
+    environment_class = models.CharField(max_length=64)
+    mesh_config = models.ForeignKey("ingest.MeshConfig", on_delete=models.CASCADE, related_name="+")
+    complete = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"refresh {self.profile_id}/{self.environment_class}/{self.mesh_config_id}"

@@ -6,14 +6,18 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from ingest.models import Submission
-from ingest.signals import results_listing_changed, submission_accepted
+from ingest.signals import results_listing_changed, submissions_accepted, submissions_processed
 from meshmark import aggregates, services
 
 
-@receiver(submission_accepted, dispatch_uid="meshmark.score_accepted_submission")
-def score_accepted_submission(sender: Any, submission: Submission, **kwargs: Any) -> None:
-    services.submission_score(submission=submission)
+@receiver(submissions_accepted, dispatch_uid="meshmark.score_accepted_submissions")
+def score_accepted_submissions(sender: Any, submission_ids: list[Any], **kwargs: Any) -> None:
+    services.submissions_score(submission_ids=submission_ids)
+
+
+@receiver(submissions_processed, dispatch_uid="meshmark.refresh_leaderboard_rows")
+def refresh_leaderboard_rows(sender: Any, submission_ids: list[Any], **kwargs: Any) -> None:
+    aggregates.rows_refresh_pending()
 
 
 @receiver(results_listing_changed, dispatch_uid="meshmark.relist_in_leaderboards")

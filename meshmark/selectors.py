@@ -17,7 +17,7 @@ import numpy as np
 from django.db.models import Count, Sum
 
 from ingest.models import MeshConfig, Profile, Result
-from meshmark.aggregates import row_values
+from meshmark.aggregates import ENTRY_COLUMNS, EntryColumns, row_values
 from meshmark.models import LeaderboardEntry, LeaderboardRow
 from meshmark.scoring import FORMULA_VERSION
 from meshmark.scoring.stats import compare as compare_samples
@@ -151,13 +151,15 @@ def _rows(profile: Profile, env_class: str, version: str, filters: dict[str, str
         entries = entries.filter(created_at__date__gte=_date("since", value))
     if value := filters.get("until"):
         entries = entries.filter(created_at__date__lte=_date("until", value))
-    grouped: dict[tuple[int, bool], list[LeaderboardEntry]] = {}
-    for entry in entries.order_by("pk"):
-        grouped.setdefault((entry.mesh_config_id, entry.complete), []).append(entry)
+    grouped: dict[tuple[int, bool], list[tuple[Any, ...]]] = {}
+    for config_id, complete, *columns in entries.order_by("pk").values_list(
+        "mesh_config_id", "complete", *ENTRY_COLUMNS
+    ):
+        grouped.setdefault((config_id, complete), []).append(tuple(columns))
     configs = MeshConfig.objects.in_bulk([key[0] for key in grouped])
     out = []
     for (config_id, complete), group in grouped.items():
-        values, _ = row_values(group)
+        values, _ = row_values(EntryColumns.from_rows(group))
         if values is not None:
             out.append(_row(configs[config_id], complete, values))
     return out

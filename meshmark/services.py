@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
-from ingest.models import Result, Submission
+from ingest.models import Result
 from ingest.normalize import RESOURCE_COLUMNS
 from meshmark import aggregates
 from meshmark.models import Score
@@ -110,7 +110,8 @@ def _optional(value: float) -> float | None:
 
 def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) -> int:
     """Score these mesh results (those with a baseline), store one Score each, and
-    bring their leaderboard rows up to date.
+    sync their leaderboard entries (rows are refreshed once the caller commits:
+    :func:`meshmark.aggregates.rows_refresh_pending`).
 
     Re-running replaces the scores of the same version (upsert), so it is safe
     to repeat. Returns how many scores were written.
@@ -176,9 +177,13 @@ def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) 
     return len(objects)
 
 
-def submission_score(*, submission: Submission) -> int:
-    """Score the mesh runs of a just-accepted submission (inside its transaction)."""
-    ids = list(submission.results.filter(role=Result.Role.MESH).values_list("pk", flat=True))
+def submissions_score(*, submission_ids: Sequence[Any]) -> int:
+    """Score the mesh runs of just-accepted submissions (inside their transaction)."""
+    ids = list(
+        Result.objects.filter(
+            submission__in=list(submission_ids), role=Result.Role.MESH
+        ).values_list("pk", flat=True)
+    )
     return results_score(result_ids=ids)
 
 
@@ -206,6 +211,7 @@ def scores_backfill_batch(
         return None
     with transaction.atomic():
         written = results_score(result_ids=ids, version=version)
+    aggregates.rows_refresh_pending()
     return ids[-1], written
 
 

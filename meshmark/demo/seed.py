@@ -11,9 +11,9 @@ Two paths:
   queued for the workers otherwise.
 * :func:`seed_bulk` is the same pipeline for big corpora in one process: each
   batch of submissions is inserted with one ``bulk_create`` (deduplicated by
-  content digest first) and processed in-process with ``submission_process``,
-  without Celery, in one transaction per batch (fewer commits; a crash loses
-  at most the batch, and running again resumes).
+  content digest first) and processed in-process with ``submissions_process``
+  (the bulk endpoint's path: one verdict per submission, one write per table
+  and one commit per batch), without Celery; running again resumes.
 
 Both are idempotent: the same seed gives the same bytes, and the index keeps
 one submission per organization and content.
@@ -31,7 +31,6 @@ from itertools import islice
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
 
 from ingest import intake, services
 from ingest.models import ApiToken, Organization, Submission
@@ -135,10 +134,8 @@ def seed_bulk(
         waiting = Submission.objects.filter(
             pk__in=list(known.values()), status=Submission.Status.RECEIVED
         ).values_list("pk", flat=True)
-        with transaction.atomic():
-            Submission.objects.bulk_create(fresh, batch_size=batch_size)
-            for pk in [row.pk for row in fresh] + list(waiting):
-                services.submission_process(submission_id=pk)
+        Submission.objects.bulk_create(fresh, batch_size=batch_size)
+        services.submissions_process(submission_ids=[row.pk for row in fresh] + list(waiting))
         report.statuses.update(_statuses([row.pk for row in fresh] + list(known.values())))
         report.created += len(fresh)
         report.duplicates += len(rows) - len(fresh)
