@@ -196,6 +196,113 @@ def submission_create(
     return submission, True
 
 
+@dataclass
+class BulkOutcome:
+    """What happened to one document of a bulk upload."""
+
+    index: int
+    submission: Submission
+    created: bool
+    refusal: intake.IntakeError | None = None
+
+
+BULK_QUEUE_CHUNK = 50
+"""Submissions per processing task queued by a bulk upload."""
+
+
+def submissions_create_bulk(
+    *,
+    organization: Organization,
+    items: Sequence[bytes],
+    token: ApiToken | None = None,
+    user: Actor = None,
+) -> list[BulkOutcome]:
+    """Store many JSON documents as submissions at once, each verbatim, and queue them.
+
+    Each item is judged like a single upload: a duplicate of an earlier
+    submission of the organization returns that one; a body plainly not a
+    submission is stored, rejected at once and reported with its problems.
+    One insert for all of them, one commit, and processing queued in chunks.
+    """
+    max_bytes = settings.SUBMISSION_MAX_BYTES
+    digests = [hashlib.sha256(body).hexdigest() for body in items]
+    known = {
+        digest: sub
+        for sub in Submission.objects.filter(organization=organization, content_digest__in=digests)
+        for digest in [sub.content_digest]
+    }
+    outcomes: list[BulkOutcome] = []
+    fresh: dict[str, Submission] = {}
+    for index, (body, digest) in enumerate(zip(items, digests, strict=True)):
+        existing = known.get(digest) or fresh.get(digest)
+        if existing is not None:
+            outcomes.append(BulkOutcome(index, existing, created=False))
+            continue
+        try:
+            detected, refusal = intake.precheck(body, "application/json", max_bytes), None
+        except intake.IntakeError as exc:
+            detected, refusal = "", exc
+        submission = Submission(
+            organization=organization,
+            token=token,
+            submitted_by=_user(user),
+            source=Submission.Source.API,
+            raw=body,
+            content_type="application/json",
+            size=len(body),
+            sha256=digest,
+            content_digest=digest,
+            detected_format=detected,
+        )
+        if refusal is not None:
+            submission.status = Submission.Status.REJECTED
+            submission.errors = [p.as_dict() for p in refusal.problems]
+            submission.processed_at = timezone.now()
+        fresh[digest] = submission
+        outcomes.append(BulkOutcome(index, submission, created=True, refusal=refusal))
+    with transaction.atomic():
+        # A concurrent upload of the same content wins; ours is then reported as its duplicate.
+        Submission.objects.bulk_create(list(fresh.values()), ignore_conflicts=True)
+        stored = set(
+            Submission.objects.filter(pk__in=[s.pk for s in fresh.values()]).values_list(
+                "pk", flat=True
+            )
+        )
+        queued = [
+            s.pk
+            for s in fresh.values()
+            if s.pk in stored and s.status == Submission.Status.RECEIVED
+        ]
+        for start in range(0, len(queued), BULK_QUEUE_CHUNK):
+            chunk = queued[start : start + BULK_QUEUE_CHUNK]
+            transaction.on_commit(lambda chunk=chunk: _enqueue_batch(chunk))  # type: ignore[misc]
+    lost = {s.pk: s.content_digest for s in fresh.values() if s.pk not in stored}
+    if lost:
+        winners = {
+            sub.content_digest: sub
+            for sub in Submission.objects.filter(
+                organization=organization, content_digest__in=set(lost.values())
+            )
+        }
+        for outcome in outcomes:
+            if outcome.submission.pk in lost:
+                outcome.submission = winners[lost[outcome.submission.pk]]
+                outcome.created, outcome.refusal = False, None
+    return outcomes
+
+
+def _enqueue_batch(submission_ids: list[Any]) -> None:
+    """Queue a batch; like :func:`_enqueue`, a broker outage leaves it to the sweep."""
+    from ingest.tasks import process_submissions
+
+    try:
+        process_submissions.delay([str(pk) for pk in submission_ids])
+    except Exception:
+        if process_submissions.app.conf.task_always_eager:
+            raise
+        logger.warning("could not queue %d submissions; the sweep will retry", len(submission_ids))
+
+
 def _find_duplicate(
     organization: Organization, digest: str, idempotency_key: str | None
 ) -> Submission | None:

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ingest import apis
+from ingest import apis, apis_bulk
 
 urlpatterns = [
     path("submissions", apis.SubmissionCreateApi.as_view(), name="api-submission-create"),
+    path("submissions/bulk", apis_bulk.SubmissionBulkApi.as_view(), name="api-submission-bulk"),
     path(
         "submissions/<uuid:submission_id>",
         apis.SubmissionDetailApi.as_view(),

@@ -1,0 +1,120 @@
+"""``POST /api/v1/submissions/bulk``: many bundles in one call, each answered on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest import bulk, intake, services
+from ingest.auth import BearerTokenAuthentication, HasOrganizationToken, SubmissionRateThrottle
+from ingest.models import ApiToken
+from ingest.problems import problem_response
+from smp.errors import Problem
+
+
+class SubmissionBulkApi(APIView):
+    """Accept up to SUBMISSION_BULK_MAX_ITEMS bundles as NDJSON or a JSON array.
+
+    Every bundle becomes its own submission, stored verbatim (its own bytes
+    out of the envelope) and judged on its own: ``items[i]`` answers bundle i
+    with the status a single upload would have had (202 queued, 200 duplicate,
+    400/415 refused with its errors). The call answers 202 when it
+    queued anything, else 200; a broken envelope is refused whole (400).
+    """
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasOrganizationToken]
+    throttle_classes = [SubmissionRateThrottle]
+    parser_classes: list[Any] = []  # read raw: each item is stored byte for byte
+
+    @extend_schema_serializer(component_name="BulkItem")
+    class ItemSerializer(serializers.Serializer):
+        index = serializers.IntegerField()
+        status = serializers.IntegerField(help_text="HTTP status a single upload would get")
+        id = serializers.UUIDField()
+        submission_status = serializers.CharField()
+        url = serializers.URLField()
+        duplicate = serializers.BooleanField()
+        errors = serializers.ListField(child=serializers.DictField(), required=False)
+
+    @extend_schema_serializer(component_name="BulkCreated")
+    class OutputSerializer(serializers.Serializer):
+        accepted = serializers.IntegerField(help_text="bundles queued for processing")
+        duplicates = serializers.IntegerField()
+        refused = serializers.IntegerField()
+        items = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        request={"application/x-ndjson": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
+        responses={202: OutputSerializer, 200: OutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        limit = settings.SUBMISSION_BULK_MAX_BYTES
+        too_big = problem_response(
+            413,
+            f"the body is larger than the bulk limit of {limit} bytes",
+            [Problem("", "max-size", f"bulk bodies are limited to {limit} bytes; split them")],
+        )
+        try:
+            if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+                return too_big
+        except ValueError:
+            pass
+        try:
+            body = request._request.body
+        except RequestDataTooBig:
+            return too_big
+        if len(body) > limit:
+            return too_big
+        try:
+            items = bulk.split(
+                body, request.META.get("CONTENT_TYPE", ""), settings.SUBMISSION_BULK_MAX_ITEMS
+            )
+        except intake.IntakeError as exc:
+            return problem_response(
+                415 if exc.unsupported else 400,
+                "; ".join(p.message for p in exc.problems),
+                exc.problems,
+            )
+        token = request.auth
+        assert isinstance(token, ApiToken)  # HasOrganizationToken let the request in
+        outcomes = services.submissions_create_bulk(
+            organization=token.organization, items=items, token=token
+        )
+        out = [self._item(request, outcome) for outcome in outcomes]
+        accepted = sum(1 for item in out if item["status"] == 202)
+        duplicates = sum(1 for item in out if item["status"] == 200)
+        body_out = {
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "refused": len(out) - accepted - duplicates,
+            "items": out,
+        }
+        return Response(body_out, status=202 if accepted else 200)
+
+    @staticmethod
+    def _item(request: Request, outcome: services.BulkOutcome) -> dict[str, Any]:
+        submission = outcome.submission
+        item: dict[str, Any] = {
+            "index": outcome.index,
+            "status": 202 if outcome.created else 200,
+            "id": str(submission.pk),
+            "submission_status": submission.status,
+            "url": request.build_absolute_uri(
+                reverse("api-submission-detail", args=[submission.pk])
+            ),
+            "duplicate": not outcome.created,
+        }
+        if outcome.refusal is not None:
+            item["status"] = 415 if outcome.refusal.unsupported else 400
+            item["errors"] = [p.as_dict() for p in outcome.refusal.problems]
+        return item
