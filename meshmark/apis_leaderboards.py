@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,15 +65,36 @@ class LeaderboardApi(APIView):
 
     throttle_classes = [AnonReadThrottle]
 
-    @extend_schema(parameters=LEADERBOARD_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=LEADERBOARD_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT, 304: None},
+    )
     def get(self, request: Request, profile: str) -> Any:
-        try:
-            board = selectors.leaderboard(profile, request.query_params)
-        except selectors.SelectorError as exc:
-            return _error(exc)
-        if request.query_params.get("format") == "csv":
-            return exports.leaderboard_csv(board)
-        return Response(leaderboard_dict(board))
+        """Served from the cache while the profile's rows are unchanged, with an ETag;
+        ``If-None-Match`` with that ETag answers 304 without a body."""
+        params = request.query_params
+        if params.get("format") == "csv":
+            try:
+                return exports.leaderboard_csv(selectors.leaderboard_cached(profile, params))
+            except selectors.SelectorError as exc:
+                return _error(exc)
+        etag = f'"{selectors.leaderboard_state(profile, params)}"'
+        if request.headers.get("If-None-Match") == etag:
+            response: HttpResponse = HttpResponseNotModified()
+        else:
+            key = f"meshmark:leaderboard-json:{etag}"
+            body = cache.get(key)
+            if body is None:
+                try:
+                    board = selectors.leaderboard(profile, params)
+                except selectors.SelectorError as exc:
+                    return _error(exc)
+                body = JSONRenderer().render(leaderboard_dict(board))
+                cache.set(key, body, settings.LEADERBOARD_CACHE_S)
+            response = HttpResponse(body, content_type="application/json")
+        response["ETag"] = etag
+        response["Cache-Control"] = "public, no-cache"  # may be stored; revalidate with the ETag
+        return response
 
 
 class CompareApi(APIView):

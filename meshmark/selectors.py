@@ -8,13 +8,17 @@ are bounded by the group, never by the whole index.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Sum
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max, Sum
 
 from ingest.models import MeshConfig, Profile, Result
 from meshmark.aggregates import ENTRY_COLUMNS, EntryColumns, row_values
@@ -134,6 +138,42 @@ def leaderboard(profile_id: str, params: Mapping[str, str]) -> Leaderboard:
     partial = [r for r in rows if not r.complete]
     board.rows, board.partial_rows = _ranked(complete), _ranked(partial)
     return board
+
+
+def leaderboard_state(profile_id: str, params: Mapping[str, str]) -> str:
+    """A tag that changes whenever the leaderboard ``params`` select could change.
+
+    Everything a leaderboard shows comes from its profile's rows (or from the
+    entries behind them, which never change without their rows being
+    refreshed), so the rows' count and latest ``updated_at`` plus the
+    parameters that matter identify its content: one indexed query, used as
+    the cache key and as the HTTP ETag.
+    """
+    version = params.get("formula_version") or FORMULA_VERSION
+    state = LeaderboardRow.objects.filter(formula_version=version, profile_id=profile_id).aggregate(
+        rows=Count("id"), last=Max("updated_at")
+    )
+    wanted = sorted(
+        (k, v)
+        for k, v in params.items()
+        if v and k in (*ROW_FILTERS, *ENTRY_FILTERS, *STATE_PARAMS)
+    )
+    last = state["last"].isoformat() if state["last"] else ""
+    raw = json.dumps([profile_id, version, state["rows"], last, wanted])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+STATE_PARAMS = ("environment_class", "formula_version")
+
+
+def leaderboard_cached(profile_id: str, params: Mapping[str, str]) -> Leaderboard:
+    """:func:`leaderboard`, from the cache while :func:`leaderboard_state` is unchanged."""
+    key = f"meshmark:leaderboard:{leaderboard_state(profile_id, params)}"
+    board = cache.get(key)
+    if board is None:
+        board = leaderboard(profile_id, params)
+        cache.set(key, board, settings.LEADERBOARD_CACHE_S)
+    return board  # type: ignore[no-any-return]
 
 
 def _rows(profile: Profile, env_class: str, version: str, filters: dict[str, str]) -> list[Row]:

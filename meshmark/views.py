@@ -139,7 +139,7 @@ def _partial_missing(board: selectors.Leaderboard) -> dict[int, list[str]]:
 def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
     params = _params(request)
     try:
-        board = selectors.leaderboard(profile, params)
+        board = selectors.leaderboard_cached(profile, params)
     except selectors.SelectorError as exc:
         return _error_page(request, exc)
     rows, sort, descending = sorted_rows(board.rows, params.get("sort", "rank"))

@@ -36,6 +36,14 @@ def sample_files() -> list[Path]:
 # Shared database fixtures: an organization with a token, and a client using it.
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache (cached leaderboards, throttle counts)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def bundle_factory() -> Callable[..., dict[str, Any]]:
     from tests.factories import make_bundle

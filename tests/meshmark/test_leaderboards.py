@@ -140,7 +140,7 @@ def test_partial_scores_are_ranked_apart(corpus: None, org: Organization) -> Non
 def test_the_leaderboard_api_answers_json_and_csv(
     corpus: None, django_assert_max_num_queries: Callable[..., Any]
 ) -> None:
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # state, profile, groups, rows (+ a savepoint)
         response = Client().get("/api/v1/leaderboards/http-1k")
     assert response.status_code == 200
     body = response.json()
@@ -234,3 +234,25 @@ def test_tightly_grouped_runs_are_not_flagged_as_outliers(org: Organization) -> 
     for i, p50 in enumerate([1.60, 1.601, 1.602, 1.603, 1.604, 1.65]):
         accept(org, config=ISTIO, p50=p50, p99=5.0, n=i)
     assert LeaderboardEntry.objects.filter(is_outlier=True).count() == 0
+
+
+def test_the_leaderboard_api_is_cached_until_a_result_changes_it(
+    corpus: None, org: Organization, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    first = Client().get("/api/v1/leaderboards/http-1k")
+    etag = first["ETag"]
+
+    with django_assert_max_num_queries(1):  # the rows' state, nothing else
+        again = Client().get("/api/v1/leaderboards/http-1k")
+    assert again.content == first.content and again["ETag"] == etag
+    unchanged = Client().get("/api/v1/leaderboards/http-1k", HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    filtered = Client().get("/api/v1/leaderboards/http-1k", {"mesh": "istio"})
+    assert filtered["ETag"] != etag
+    assert {r["mesh_type"] for r in filtered.json()["rows"]} == {"istio"}
+
+    accept(org, config=ISTIO, p50=1.65, p99=5.1, n=99)
+
+    after = Client().get("/api/v1/leaderboards/http-1k", HTTP_IF_NONE_MATCH=etag)
+    assert after.status_code == 200 and after["ETag"] != etag
+    assert after.json()["groups"][0]["results"] == first.json()["groups"][0]["results"] + 1
