@@ -336,25 +336,49 @@ def _refresh_lock(*, wait: bool) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK])
 
 
+_deferred = threading.local()
+
+
+@contextmanager
+def refresh_deferred() -> Iterator[None]:
+    """Leave pending rows for later (the caller refreshes once at the end): for bulk
+    seeding, where refreshing after every batch would re-read every row again and again."""
+    _deferred.on = True
+    try:
+        yield
+    finally:
+        _deferred.on = False
+
+
 def rows_refresh_pending() -> int:
     """Refresh every row with a pending mark; returns how many keys were refreshed.
 
     Called after each commit that marks rows. When another process holds the
     lock it returns at once: that process re-checks for marks after letting
-    go of the lock, so a mark committed meanwhile is never left behind.
+    go of the lock, so a mark committed meanwhile is never left behind. Each
+    key's marks are deleted before its entries are read, in the refresh's
+    transaction: a mark committed after that delete stays for the next round,
+    and one committed before it has its entries visible to the read.
     """
+    if getattr(_deferred, "on", False):
+        return 0
     refreshed = 0
     while True:
         with _refresh_lock(wait=False) as got:
             if not got:
                 return refreshed
-            while marks := list(
-                PendingRefresh.objects.order_by("pk").values_list("pk", *KEY_FIELDS)[:REFRESH_BATCH]
-            ):
-                keys = {RowKey(*mark[1:]) for mark in marks}
+            while keys := [
+                RowKey(*key)
+                for key in PendingRefresh.objects.values_list(*KEY_FIELDS).distinct()[
+                    :REFRESH_BATCH
+                ]
+            ]:
                 with transaction.atomic():
+                    for key in keys:
+                        PendingRefresh.objects.filter(
+                            **dict(zip(KEY_FIELDS, key, strict=True))
+                        ).delete()
                     rows_refresh(keys=keys)
-                    PendingRefresh.objects.filter(pk__in=[mark[0] for mark in marks]).delete()
                 refreshed += len(keys)
         if not PendingRefresh.objects.exists():
             return refreshed

@@ -72,15 +72,31 @@ LATENCY_ORDER: tuple[str, ...] = ("min", "p50", "p90", "p95", "p99", "p999", "ma
 """Fields that must be non-decreasing when present."""
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _clean(value: Any) -> Any:
-    """Recursively turn dataclasses into dicts, dropping None and empty containers."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    """Recursively turn dataclasses into dicts, dropping None and empty containers.
+
+    Hot (every run of every submission, histogram buckets included): exact
+    type checks first, dataclass field names looked up once per class.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [_clean(v) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            cleaned = _clean(getattr(value, f.name))
+        for name in names:
+            cleaned = _clean(getattr(value, name))
             if cleaned is None or cleaned == {} or cleaned == []:
                 continue
-            out[f.name] = cleaned
+            out[name] = cleaned
         return out
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items() if v is not None}

@@ -45,10 +45,19 @@ class DemoSubmission:
         return self.campaign.organization.slug
 
 
-def generate(size: int, seed: int = DEFAULT_SEED) -> Iterator[DemoSubmission]:
-    """The first ``size`` submissions of the corpus for ``seed``."""
+def generate(
+    size: int, seed: int = DEFAULT_SEED, part: tuple[int, int] = (0, 1)
+) -> Iterator[DemoSubmission]:
+    """The first ``size`` submissions of the corpus for ``seed``.
+
+    ``part=(k, n)`` yields only those whose index is k modulo n, so n processes
+    can make one corpus between them; each submission depends only on its own
+    place in the plan.
+    """
+    k, n = part
     for index, current, repetition in plan(size, seed):
-        yield submission(seed, index, current, repetition)
+        if index % n == k:
+            yield submission(seed, index, current, repetition)
 
 
 def _mesh_model(base: LatencyModel, added90: float, added99: float) -> LatencyModel:

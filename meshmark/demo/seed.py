@@ -22,6 +22,7 @@ one submission per organization and content.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import time
 import uuid
 from collections import Counter
@@ -31,9 +32,11 @@ from itertools import islice
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import connections
 
 from ingest import intake, services
 from ingest.models import ApiToken, Organization, Submission
+from meshmark import aggregates
 from meshmark.demo import DEFAULT_SEED, fleet
 from meshmark.demo.generate import DemoSubmission, generate
 
@@ -114,14 +117,50 @@ def seed_bulk(
     size: int,
     seed: int = DEFAULT_SEED,
     batch_size: int = 500,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> SeedReport:
-    """The same corpus, inserted a batch at a time and processed in this process."""
+    """The same corpus, inserted a batch at a time and processed in this process
+    (or split among ``jobs`` forked processes), leaderboard rows refreshed once at the end."""
+    started = time.perf_counter()
+    organizations_ensure()
+    if jobs <= 1:
+        with aggregates.refresh_deferred():
+            report = _seed_part(size, seed, batch_size, (0, 1), progress)
+    else:
+        report = SeedReport(size=size)
+        connections.close_all()  # each child opens its own
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs) as pool:
+            parts = pool.starmap(
+                _seed_part_quietly, [(size, seed, batch_size, (k, jobs)) for k in range(jobs)]
+            )
+        for part in parts:
+            report.created += part.created
+            report.duplicates += part.duplicates
+            report.done += part.done
+            report.statuses.update(part.statuses)
+    aggregates.rows_refresh_pending()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _seed_part_quietly(size: int, seed: int, batch_size: int, part: tuple[int, int]) -> SeedReport:
+    with aggregates.refresh_deferred():
+        try:
+            return _seed_part(size, seed, batch_size, part, None)
+        finally:
+            connections.close_all()
+
+
+def _seed_part(
+    size: int, seed: int, batch_size: int, part: tuple[int, int], progress: Progress | None
+) -> SeedReport:
     report = SeedReport(size=size)
     started = time.perf_counter()
     orgs = organizations_ensure()
     max_bytes = settings.SUBMISSION_MAX_BYTES
-    for batch in _chunks(generate(size, seed), batch_size):
+    for batch in _chunks(generate(size, seed, part), batch_size):
         rows = [_submission_row(item, orgs, max_bytes) for item in batch]
         known = {
             (org, digest): pk

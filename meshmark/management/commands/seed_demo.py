@@ -36,6 +36,9 @@ class Command(BaseCommand):
             "transaction per batch (for big corpora; no Celery)",
         )
         parser.add_argument("--batch-size", type=int, default=500, help="with --bulk")
+        parser.add_argument(
+            "--jobs", type=int, default=1, help="with --bulk: processes sharing the work"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         size: int = options["size"]
@@ -50,6 +53,7 @@ class Command(BaseCommand):
                     size=size,
                     seed=options["seed"],
                     batch_size=options["batch_size"],
+                    jobs=max(1, options["jobs"]),
                     progress=self._progress,
                 )
             else:
