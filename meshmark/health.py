@@ -3,7 +3,8 @@
 Checks the database with a trivial query and, when a broker is configured, that
 a connection to it can be opened. Answers 200 when all checks pass and 503 with
 the failing check named otherwise, so load balancers and Kubernetes probes can
-act on it.
+act on it. The 503 is problem+json with ``Retry-After``, like every answer given
+while the database is unreachable (``meshmark.middleware``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from meshmark.middleware import service_unavailable
 
 BROKER_TIMEOUT_S = 2
 
@@ -40,10 +43,13 @@ def check_broker() -> str:
     return "ok"
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HttpRequest) -> HttpResponseBase:
     checks: dict[str, Any] = {"database": check_database(), "broker": check_broker()}
-    healthy = all(not str(v).startswith("error") for v in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    response = JsonResponse(body, status=200 if healthy else 503)
+    failing = {name: value for name, value in checks.items() if str(value).startswith("error")}
+    if failing:
+        # Like any other answer during an outage: problem+json with Retry-After.
+        detail = "; ".join(f"{name}: {value}" for name, value in failing.items())
+        return service_unavailable(detail, checks=checks)
+    response = JsonResponse({"status": "ok", "checks": checks})
     response["Cache-Control"] = "no-store"
     return response

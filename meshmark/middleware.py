@@ -16,6 +16,12 @@ default when ``DEBUG`` is off) so log pipelines need no parsing rules.
 ``Permissions-Policy`` to responses that do not set their own;
 ``allow_template_styles`` lets one view's page use a template's static
 ``<style>`` block by its hash rather than by ``'unsafe-inline'``.
+
+``DatabaseUnavailableMiddleware`` turns a database that cannot be reached
+(PostgreSQL restarting, failing over, refusing connections) into ``503`` with
+``Retry-After`` and a problem+json body, for API views and pages alike, instead
+of a 500; ``server_error`` (the ``handler500``) does the same for the rare
+database error raised outside a view, such as a session save.
 """
 
 from __future__ import annotations
@@ -28,15 +34,19 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.signals import request_finished
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.template.loader import get_template
+from django.views import defaults
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -48,6 +58,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "meshmark_request_id", default=None
 )
 access_logger = logging.getLogger("meshmark.request")
+logger = logging.getLogger(__name__)
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 ViewFunc = Callable[..., HttpResponseBase]
@@ -202,3 +213,71 @@ def allow_template_styles(template_name: str) -> Callable[[ViewFunc], ViewFunc]:
         return wrapped
 
     return decorator
+
+
+# What a database that cannot serve raises: connection refused or reset, the server
+# shutting down or starting up, a connection closed under us. Django wraps the
+# driver's errors in its own classes; psycopg's are listed in case one escapes.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def service_unavailable(detail: str, **extra: Any) -> HttpResponseBase:
+    """A rendered ``503`` problem+json with ``Retry-After``, usable outside DRF views."""
+    # Imported here: this module is loaded while logging is configured, before apps are.
+    from ingest.problems import PROBLEM_CONTENT_TYPE, ProblemJSONRenderer, problem_response
+
+    retry_after = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER_S)
+    response = problem_response(503, detail, headers={"Retry-After": retry_after}, **extra)
+    # No DRF view negotiated a renderer for this answer: use the one it would have.
+    response.accepted_renderer = ProblemJSONRenderer()
+    response.accepted_media_type = PROBLEM_CONTENT_TYPE
+    response.renderer_context = {}  # type: ignore[attr-defined]  # set by views, not typed
+    response["Cache-Control"] = "no-store"
+    return response.render()
+
+
+def database_unavailable_response(exc: BaseException) -> HttpResponseBase:
+    # One line, no traceback: during an outage every request lands here.
+    logger.warning("database unavailable, answering 503: %s: %s", type(exc).__name__, exc)
+    return service_unavailable("the database is unavailable; retry later")
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer ``503`` + ``Retry-After`` when a view fails because the database is down.
+
+    Last in ``MIDDLEWARE``, so its ``process_exception`` runs first and its answer
+    still passes through the others (request id, metrics, security headers). DRF
+    views re-raise these errors (its exception handler returns None for them), so
+    API views and pages both arrive here. Nothing half-written survives: a
+    request's writes are in transactions that the failure rolls back.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
+            return database_unavailable_response(exception)
+        return None
+
+
+def server_error(request: HttpRequest) -> HttpResponseBase:
+    """``handler500``: a database error raised outside a view still answers 503.
+
+    Django calls it (with ``DEBUG`` off) while handling the exception, so
+    ``sys.exc_info()`` names it; any other error gets Django's own 500 page.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        return database_unavailable_response(exc)
+    return defaults.server_error(request)
