@@ -22,9 +22,9 @@ from rest_framework.views import APIView
 
 from ingest import selectors, services
 from ingest.auth import (
+    SUBMISSION_THROTTLES,
     BearerTokenAuthentication,
     HasOrganizationToken,
-    SubmissionRateThrottle,
 )
 from ingest.models import ApiToken, Environment, MeshConfig, Profile, Submission
 from ingest.problems import problem_response
@@ -47,7 +47,7 @@ class SubmissionCreateApi(APIView):
 
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [HasOrganizationToken]
-    throttle_classes = [SubmissionRateThrottle]
+    throttle_classes = SUBMISSION_THROTTLES
     parser_classes: list[Any] = []  # the body is read raw and kept byte for byte
 
     @extend_schema_serializer(component_name="SubmissionCreated")
@@ -63,7 +63,11 @@ class SubmissionCreateApi(APIView):
             "application/yaml": OpenApiTypes.STR,
             "multipart/form-data": OpenApiTypes.OBJECT,
         },
-        responses={202: OutputSerializer, 200: OutputSerializer},
+        responses={
+            202: OutputSerializer,
+            200: OutputSerializer,
+            415: OpenApiResponse(description="not a submission (a hint names native outputs)"),
+        },
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:

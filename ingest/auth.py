@@ -1,11 +1,22 @@
-"""Bearer-token authentication and throttling for the API."""
+"""Bearer-token authentication and throttling for the API.
+
+Throttle counts live in the default cache: Redis (``CACHE_URL``) in production, so
+every gunicorn worker and every replica counts against one budget. The client
+address is ``REMOTE_ADDR`` unless ``NUM_PROXIES`` says how many proxies of ours
+append to ``X-Forwarded-For``; a client cannot pick its own address by sending
+that header.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core import checks
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
@@ -50,7 +61,29 @@ class HasOrganizationToken(permissions.BasePermission):
         return isinstance(request.auth, ApiToken)
 
 
-class SubmissionRateThrottle(throttling.SimpleRateThrottle):
+logger = logging.getLogger(__name__)
+
+LOCAL_CACHES = frozenset(
+    {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    }
+)
+
+
+class FailOpenMixin(throttling.SimpleRateThrottle):
+    """A throttle whose cache is down lets the request through (and says so in the log):
+    an outage of Redis must not take the API down with it."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return bool(super().allow_request(request, view))
+        except (RedisError, OSError) as exc:
+            logger.warning("throttle %s skipped, its cache is unreachable: %s", self.scope, exc)
+            return True
+
+
+class SubmissionRateThrottle(FailOpenMixin):
     """Per token when there is one, per client address otherwise."""
 
     scope = "submissions"
@@ -63,8 +96,42 @@ class SubmissionRateThrottle(throttling.SimpleRateThrottle):
         return str(self.cache_format % {"scope": self.scope, "ident": ident})
 
 
-class AnonReadThrottle(throttling.AnonRateThrottle):
+class SubmissionIpRateThrottle(FailOpenMixin):
+    """Per client address, with or without a token: one address holding many tokens
+    still has one budget (``THROTTLE_SUBMISSIONS_IP``)."""
+
+    scope = "submissions_ip"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return str(self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)})
+
+
+SUBMISSION_THROTTLES = [SubmissionRateThrottle, SubmissionIpRateThrottle]
+"""What every endpoint that stores submissions is throttled by."""
+
+
+class AnonReadThrottle(FailOpenMixin, throttling.AnonRateThrottle):
+    """Anonymous requests, per client address (``THROTTLE_ANON``)."""
+
     scope = "anon"
+
+
+@checks.register(checks.Tags.caches)
+def throttle_cache_is_shared(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With DEBUG off, several processes serve (gunicorn workers, replicas): their
+    throttle counts must meet in one cache, or each enforces its own budget."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if settings.DEBUG or backend not in LOCAL_CACHES:
+        return []
+    return [
+        checks.Warning(
+            f"throttles count in each process's own cache ({backend.rsplit('.', 1)[-1]}), "
+            "so every gunicorn worker and every replica allows the full THROTTLE_* rates",
+            hint="set CACHE_URL to the Redis shared by all web processes, "
+            "e.g. redis://redis:6379/1 (deploy/.env.example)",
+            id="ingest.W001",
+        )
+    ]
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -30,6 +32,16 @@ class ProblemJSONRenderer(JSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
 
 
+class ProblemResponse(Response):
+    """Rendered as JSON whatever the view renders otherwise (the YAML schema, CSV)."""
+
+    @property
+    def rendered_content(self) -> Any:
+        self.accepted_renderer = ProblemJSONRenderer()
+        self.accepted_media_type = PROBLEM_CONTENT_TYPE
+        return super().rendered_content
+
+
 def problem_response(
     status_code: int,
     detail: str,
@@ -45,9 +57,24 @@ def problem_response(
         "errors": [p.as_dict() for p in problems],
         **extra,
     }
-    response = Response(body, status=status_code, headers=headers)
+    response = ProblemResponse(body, status=status_code, headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 (``handler404``), as a problem for the API: no route matched the path,
+    e.g. ``/api/v1/results/abc``. Pages keep the HTML page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    body = {
+        "type": "about:blank",
+        "title": TITLES[404],
+        "status": 404,
+        "detail": f"no such resource: {request.path}",
+        "errors": [],
+    }
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def _flatten(detail: Any, path: str = "") -> list[Problem]:

@@ -9,8 +9,14 @@ import yaml
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -26,6 +32,7 @@ from meshmark.exports import results_csv
 from meshmark.models import Score
 from meshmark.scoring import FORMULA_VERSION
 from meshmark.scoring.preview import bundle_scores
+from smp.document import load_schema
 from smp.errors import Problem
 from smp.validate import validate_bytes
 
@@ -161,9 +168,25 @@ RESULT_FILTERS = [
         ("role", "baseline or mesh"),
         ("since", "first day, YYYY-MM-DD"),
         ("until", "last day, YYYY-MM-DD"),
-        ("format", "csv for a CSV download (at most 10,000 rows, newest first)"),
     ]
+] + [
+    OpenApiParameter(
+        "format",
+        str,
+        enum=["csv"],
+        description="a CSV download (at most 10,000 rows, newest first)",
+    ),
+    OpenApiParameter("limit", int, description="results per page (CSV: rows, at most 10,000)"),
+    OpenApiParameter("offset", int, description="results to skip"),
 ]
+
+
+@extend_schema_serializer(component_name="PaginatedResultList")
+class ResultPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ResultOutputSerializer(many=True)
 
 
 class ResultListApi(APIView):
@@ -171,14 +194,22 @@ class ResultListApi(APIView):
 
     throttle_classes = [AnonReadThrottle]
 
-    @extend_schema(parameters=RESULT_FILTERS, responses={200: ResultOutputSerializer(many=True)})
+    @extend_schema(
+        operation_id="v1_results_list",
+        parameters=RESULT_FILTERS,
+        responses={200: ResultPageSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         try:
             qs = with_current_scores(selectors.result_list(request.query_params))
         except selectors.FilterError as exc:
             return problem_response(400, str(exc), [Problem(exc.field, "filter", str(exc))])
         if request.query_params.get("format") == "csv":
-            limit = min(int(request.query_params.get("limit") or CSV_LIMIT), CSV_LIMIT)
+            text = request.query_params.get("limit") or str(CSV_LIMIT)
+            if not text.isdigit():
+                message = f"limit must be a whole number, got {text!r}"
+                return problem_response(400, message, [Problem("limit", "filter", message)])
+            limit = min(int(text), CSV_LIMIT)
             return results_csv(ResultOutputSerializer(qs[:limit], many=True).data)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -189,6 +220,26 @@ class ResultListApi(APIView):
 EXPORT_FORMATS = {"smp-json", "smp-yaml"}
 
 
+class SmpResultExportSerializer(serializers.Serializer):
+    """Schema only: ``?format=smp-json``, the stored SMP result (docs/smp.md)."""
+
+
+class SmpResultExportScheme(OpenApiSerializerExtension):
+    """An object holding only SMP result fields, so it never passes for a ResultOutput."""
+
+    target_class = SmpResultExportSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        fields = load_schema("result")["properties"]
+        return {
+            "type": "object",
+            "description": "the stored SMP result with its profile_id (docs/smp.md)",
+            "properties": {name: {} for name in fields},
+            "required": ["latencies_ms"],
+            "additionalProperties": False,
+        }
+
+
 class ResultDetailApi(APIView):
     """One public result; ``?format=smp-json`` or ``smp-yaml`` exports the stored SMP result."""
 
@@ -196,7 +247,14 @@ class ResultDetailApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS))],
-        responses={200: ResultOutputSerializer},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="ResultOrSmpExport",
+                serializers=[ResultOutputSerializer, SmpResultExportSerializer],
+                resource_type_field_name=None,
+            ),
+            (200, "application/yaml"): SmpResultExportSerializer,
+        },
     )
     def get(self, request: Request, result_id: int) -> Response | HttpResponse:
         result = get_object_or_404(with_current_scores(selectors.public_results()), pk=result_id)

@@ -16,7 +16,17 @@ import yaml
 from smp.errors import ReaderError
 
 MAX_DEPTH = 64
-"""Deepest nesting of objects/arrays accepted; real SMP documents use < 10."""
+"""Deepest nesting of objects/arrays accepted; real SMP documents use < 10.
+
+A hard ceiling that keeps the parsers' recursion bounded; the API's door applies
+its own, lower limit (``SUBMISSION_MAX_DEPTH``) on top."""
+
+
+class NestingTooDeepError(ReaderError):
+    """The document nests deeper than :data:`MAX_DEPTH` (or than the parser can follow)."""
+
+    def __init__(self, format: str) -> None:
+        super().__init__(format, f"document nests deeper than {MAX_DEPTH} levels")
 
 
 def decode_text(data: bytes, format: str) -> str:
@@ -50,7 +60,7 @@ def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _check_depth(value: Any, format: str, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels")
+        raise NestingTooDeepError(format)
     if isinstance(value, dict):
         for v in value.values():
             _check_depth(v, format, depth + 1)
@@ -76,7 +86,7 @@ def load_json(data: bytes | str, format: str = "json") -> Any:
     except ValueError as exc:
         raise ReaderError(format, f"malformed JSON: {exc}") from None
     except RecursionError:
-        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels") from None
+        raise NestingTooDeepError(format) from None
     _check_depth(value, format)
     return value
 
@@ -127,7 +137,7 @@ def load_yaml(data: bytes | str, format: str = "yaml") -> Any:
     except yaml.YAMLError as exc:
         raise ReaderError(format, f"malformed YAML: {exc}") from None
     except RecursionError:
-        raise ReaderError(format, f"document nests deeper than {MAX_DEPTH} levels") from None
+        raise NestingTooDeepError(format) from None
     _check_depth(value, format)
     _reject_yaml_special_floats(value, format)
     return value

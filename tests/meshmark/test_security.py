@@ -40,6 +40,8 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
         "SECRET_KEY_FILE": str(secret_file),
         "ALLOWED_HOSTS": "meshmark.example.org",
         "DATABASE_URL": TEST_DATABASE_URL,
+        # Production shares throttle counts in Redis (ingest.W001 otherwise).
+        "CACHE_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     }
     proc = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
