@@ -8,17 +8,37 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import bulk, intake, services
-from ingest.auth import BearerTokenAuthentication, HasOrganizationToken, SubmissionRateThrottle
+from ingest.auth import SUBMISSION_THROTTLES, BearerTokenAuthentication, HasOrganizationToken
 from ingest.models import ApiToken
 from ingest.problems import problem_response
 from smp.errors import Problem
+
+# Declared with inline_serializer: a field named "errors" cannot be a class
+# attribute of a Serializer (it would hide Serializer.errors).
+BULK_ITEM = inline_serializer(
+    name="BulkItem",
+    fields={
+        "index": serializers.IntegerField(),
+        "status": serializers.IntegerField(help_text="HTTP status a single upload would get"),
+        "id": serializers.UUIDField(),
+        "submission_status": serializers.CharField(),
+        "url": serializers.URLField(),
+        "duplicate": serializers.BooleanField(),
+        "errors": serializers.ListField(child=serializers.DictField(), required=False),
+    },
+)
 
 
 class SubmissionBulkApi(APIView):
@@ -33,29 +53,23 @@ class SubmissionBulkApi(APIView):
 
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [HasOrganizationToken]
-    throttle_classes = [SubmissionRateThrottle]
+    throttle_classes = SUBMISSION_THROTTLES
     parser_classes: list[Any] = []  # read raw: each item is stored byte for byte
-
-    @extend_schema_serializer(component_name="BulkItem")
-    class ItemSerializer(serializers.Serializer):
-        index = serializers.IntegerField()
-        status = serializers.IntegerField(help_text="HTTP status a single upload would get")
-        id = serializers.UUIDField()
-        submission_status = serializers.CharField()
-        url = serializers.URLField()
-        duplicate = serializers.BooleanField()
-        errors = serializers.ListField(child=serializers.DictField(), required=False)
 
     @extend_schema_serializer(component_name="BulkCreated")
     class OutputSerializer(serializers.Serializer):
         accepted = serializers.IntegerField(help_text="bundles queued for processing")
         duplicates = serializers.IntegerField()
         refused = serializers.IntegerField()
-        items = serializers.ListField(child=serializers.DictField())
+        items = serializers.ListField(child=BULK_ITEM)
 
     @extend_schema(
         request={"application/x-ndjson": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
-        responses={202: OutputSerializer, 200: OutputSerializer},
+        responses={
+            202: OutputSerializer,
+            200: OutputSerializer,
+            415: OpenApiResponse(description="a content type other than NDJSON or JSON"),
+        },
     )
     def post(self, request: Request) -> Response:
         limit = settings.SUBMISSION_BULK_MAX_BYTES

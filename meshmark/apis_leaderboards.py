@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,11 @@ LEADERBOARD_PARAMETERS = [
         ("format", "csv for a CSV download"),
     ]
 ]
+
+
+RECENT_BODIES = 128
+"""Rendered leaderboards each process keeps in memory (a few KB each)."""
+_recent: OrderedDict[str, bytes] = OrderedDict()
 
 
 def _error(exc: selectors.SelectorError) -> Response:
@@ -83,7 +89,9 @@ class LeaderboardApi(APIView):
             response: HttpResponse = HttpResponseNotModified()
         else:
             key = f"meshmark:leaderboard-json:{etag}"
-            body = cache.get(key)
+            # This process's own copy first (the key names the content, so it can
+            # never be stale), then the shared cache, then the database.
+            body = _recent.get(key) or cache.get(key)
             if body is None:
                 try:
                     board = selectors.leaderboard(profile, params)
@@ -91,6 +99,10 @@ class LeaderboardApi(APIView):
                     return _error(exc)
                 body = JSONRenderer().render(leaderboard_dict(board))
                 cache.set(key, body, settings.LEADERBOARD_CACHE_S)
+            _recent[key] = body
+            _recent.move_to_end(key)
+            while len(_recent) > RECENT_BODIES:
+                _recent.popitem(last=False)
             response = HttpResponse(body, content_type="application/json")
         response["ETag"] = etag
         response["Cache-Control"] = "public, no-cache"  # may be stored; revalidate with the ETag

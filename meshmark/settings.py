@@ -116,11 +116,16 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections are checked before a request reuses them
+# (conn_health_checks), so one that a database restart closed is replaced rather
+# than failing the first request after the restart.
 _database_url = os.environ.get("DATABASE_URL")
 if _database_url:
     DATABASES = {
         "default": dj_database_url.parse(
-            _database_url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60)
+            _database_url,
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
         )
     }
 else:
@@ -160,7 +165,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ingest.openapi.ProblemAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -193,10 +198,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Submissions
 SUBMISSION_MAX_BYTES = envint("SUBMISSION_MAX_BYTES", 5 * 1024 * 1024)
+# POST /api/v1/submissions/bulk: at most this many bundles and bytes per call.
+SUBMISSION_BULK_MAX_ITEMS = envint("SUBMISSION_BULK_MAX_ITEMS", 1000)
+SUBMISSION_BULK_MAX_BYTES = envint("SUBMISSION_BULK_MAX_BYTES", 32 * 1024 * 1024)
 # Django refuses bigger bodies before our view sees them; leave room for the
-# multipart envelope around a file of the maximum size.
-DATA_UPLOAD_MAX_MEMORY_SIZE = SUBMISSION_MAX_BYTES + 64 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# multipart envelope around a file of the maximum size. Each view applies its
+# own, smaller limit first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(SUBMISSION_MAX_BYTES, SUBMISSION_BULK_MAX_BYTES) + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = SUBMISSION_MAX_BYTES + 64 * 1024
+# What one SMP document may hold, checked before the API answers (400 naming the
+# field and the rule, docs/api.md). Runs and buckets can only lower the SMP
+# schema's own caps (100 runs, 10,000 buckets); raw.content and a client's body
+# keep the schema's longer caps.
+SUBMISSION_MAX_DEPTH = envint("SUBMISSION_MAX_DEPTH", 32)
+SUBMISSION_MAX_RUNS = envint("SUBMISSION_MAX_RUNS", 100)
+SUBMISSION_MAX_STRING_LENGTH = envint("SUBMISSION_MAX_STRING_LENGTH", 4096)
+SUBMISSION_MAX_HISTOGRAM_BUCKETS = envint("SUBMISSION_MAX_HISTOGRAM_BUCKETS", 10_000)
 # A submission left in received/processing this long is swept back into the queue.
 SUBMISSION_STALE_AFTER_S = envint("SUBMISSION_STALE_AFTER_S", 300)
 
@@ -215,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Leaderboards are cached until their rows change (the key says when); this only
+# bounds how long an unused entry stays in the cache.
+LEADERBOARD_CACHE_S = envint("LEADERBOARD_CACHE_S", 600)
+
 # Cache: local memory by default; Redis in production (shared by all workers so
 # throttling counts every request once).
 _cache_url = os.environ.get("CACHE_URL", "")
@@ -227,10 +248,26 @@ CACHES = {
 }
 
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ingest.problems.exception_handler"
+
+
+# Throttles (ingest/auth.py): submissions per token and, token or not, per client
+# address; anonymous reads per address. Views without their own throttles get the
+# anonymous one (the schema, profiles, ...). The client address is REMOTE_ADDR, or
+# with NUM_PROXIES=n (n proxies of ours append to X-Forwarded-For, e.g. 1 behind the
+# Kubernetes ingress) the n-th address from the right of that header; 0 ignores it.
+# A rate of "off" disables that throttle (benchmarks measure the server, not it).
+def _rate(name: str, default: str) -> str | None:
+    value = envstr(name, default)
+    return None if value.lower() == "off" else value
+
+
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
-    "submissions": envstr("THROTTLE_SUBMISSIONS", "600/minute"),
-    "anon": envstr("THROTTLE_ANON", "600/minute"),
+    "submissions": _rate("THROTTLE_SUBMISSIONS", "600/minute"),
+    "submissions_ip": _rate("THROTTLE_SUBMISSIONS_IP", "1200/minute"),
+    "anon": _rate("THROTTLE_ANON", "600/minute"),
 }
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["ingest.auth.AnonReadThrottle"]
+REST_FRAMEWORK["NUM_PROXIES"] = envint("NUM_PROXIES", 0)
 REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "rest_framework.pagination.LimitOffsetPagination"
 REST_FRAMEWORK["PAGE_SIZE"] = 50
 
@@ -311,7 +348,9 @@ _database_url_secret = envsecret("DATABASE_URL")
 if _database_url_secret and _database_url_secret != _database_url:
     DATABASES = {
         "default": dj_database_url.parse(
-            _database_url_secret, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60)
+            _database_url_secret,
+            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
         )
     }
 
@@ -324,6 +363,10 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "meshmark.middleware.ContentSecurityPolicyMiddleware",
 )
+# Last, so its process_exception runs first and a database outage answers 503
+# (with Retry-After) through every other middleware, never 500.
+MIDDLEWARE.append("meshmark.middleware.DatabaseUnavailableMiddleware")
+DATABASE_UNAVAILABLE_RETRY_AFTER_S = envint("DATABASE_UNAVAILABLE_RETRY_AFTER_S", 5)
 
 # /metrics: on by default; METRICS_TOKEN (or METRICS_TOKEN_FILE) requires it as a
 # Bearer token. A Celery worker serves its own /metrics and /healthz on

@@ -44,7 +44,9 @@ def test_ndjson_bundles_are_each_stored_verbatim_queued_and_processed(
     items = payload["items"]
     assert [i["status"] for i in items] == [202, 202, 200, 202]
     assert items[2]["id"] == items[0]["id"] and items[2]["duplicate"] is True
-    for item, line in zip([items[0], items[1], items[3]], [lines[0], lines[1], lines[2]]):
+    for item, line in zip(
+        [items[0], items[1], items[3]], [lines[0], lines[1], lines[2]], strict=True
+    ):
         submission = Submission.objects.get(pk=item["id"])
         assert bytes(submission.raw) == line
         assert submission.organization == org
