@@ -90,6 +90,8 @@ class Leaderboard:
     partial_rows: list[Row] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
     from_entries: bool = False
+    # leaderboard_state() of what was selected, when it came through leaderboard_cached.
+    state: str = ""
 
 
 def _bool(name: str, value: str) -> bool:
@@ -185,10 +187,12 @@ STATE_PARAMS = ("environment_class", "formula_version")
 
 def leaderboard_cached(profile_id: str, params: Mapping[str, str]) -> Leaderboard:
     """:func:`leaderboard`, from the cache while :func:`leaderboard_state` is unchanged."""
-    key = f"meshmark:leaderboard:{leaderboard_state(profile_id, params)}"
+    state = leaderboard_state(profile_id, params)
+    key = f"meshmark:leaderboard:{state}"
     board = cache.get(key)
     if board is None:
         board = leaderboard(profile_id, params)
+        board.state = state
         cache.set(key, board, settings.LEADERBOARD_CACHE_S)
     return board
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -178,6 +179,8 @@ def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
         "mesh_types": [t for t in MESH_TYPES if t != "none"],
         "normalized_label": NORMALIZED_LABEL,
         "raw_label": RAW_LABEL,
+        "cache_seconds": settings.LEADERBOARD_CACHE_S,
+        "page_key": f"{board.profile.pk}:{board.state}:{sort}:{descending}",
     }
     return render(request, "meshmark/leaderboard.html", context)
 

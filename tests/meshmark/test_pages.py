@@ -120,6 +120,23 @@ def test_the_leaderboard_page_shows_the_numbers_the_api_gives(corpus: None) -> N
     assert "x86_64/16-31 cores" in page
 
 
+def test_the_leaderboard_page_is_cached_until_a_new_result_changes_its_rows(
+    corpus: None, org: Organization, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    first = Client().get("/leaderboards/http-1k").content.decode()
+    with django_assert_max_num_queries(1):  # the rows' state; the table comes from the cache
+        assert Client().get("/leaderboards/http-1k").content.decode() == first
+    by_median = Client().get("/leaderboards/http-1k", {"sort": "-median"}).content.decode()
+    assert by_median != first  # the sort is part of the key
+
+    pipeline.accept(org, config=pipeline.ISTIO, p50=1.65, p99=5.1, n=77)
+
+    after = Client().get("/leaderboards/http-1k").content.decode()
+    assert after != first
+    rows = Client().get("/api/v1/leaderboards/http-1k").json()["rows"]
+    assert next(r["results"] for r in rows if r["mesh_type"] == "istio") == 7
+
+
 def test_the_leaderboard_sorts_on_the_server_and_falls_back_to_rank(corpus: None) -> None:
     def labels(sort: str) -> list[str]:
         html = Client().get("/leaderboards/http-1k", {"sort": sort}).content.decode()
