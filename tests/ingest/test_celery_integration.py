@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,38 @@ def test_a_real_worker_processes_submissions_through_redis(
     assert Submission.objects.filter(attempts=1).count() == 8
     rejected = Submission.objects.get(pk=ids[7])
     assert "known-profile" in {e["rule"] for e in rejected.errors}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_bulk_upload_is_processed_in_batches_by_real_workers(
+    worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    from meshmark.models import LeaderboardRow, PendingRefresh
+
+    org = services.organization_create(slug="acme")
+    _, secret = services.token_issue(organization=org)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    lines = [
+        json.dumps(make_bundle(labels={"n": str(i)}), separators=(",", ":")) for i in range(120)
+    ]
+    lines[5] = lines[5].replace('"profile":"http-1k"', '"profile":"no-such-profile"')
+
+    response = client.post(
+        "/api/v1/submissions/bulk", data="\n".join(lines), content_type="application/x-ndjson"
+    )
+
+    assert response.status_code == 202, response.content
+    ids = [item["id"] for item in response.json()["items"]]
+    assert len(set(ids)) == 120
+    statuses = _wait_until_done(ids, tmp_path / "worker.log")
+    assert list(statuses.values()).count("accepted") == 119
+    assert statuses[ids[5]] == "rejected"
+    assert Result.objects.count() == 238
+    # Two worker processes took batches of 50 concurrently: every mesh run still
+    # reached its row exactly once, with no refresh left pending.
+    deadline = time.monotonic() + 10
+    while PendingRefresh.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not PendingRefresh.objects.exists()
+    assert sum(LeaderboardRow.objects.values_list("results", flat=True)) == 119
