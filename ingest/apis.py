@@ -42,6 +42,30 @@ def _submission_url(request: Request, submission: Submission) -> str:
     return _absolute(request, reverse("api-submission-detail", args=[submission.pk]))
 
 
+def read_body(request: Request, limit: int, hint: str) -> bytes | Response:
+    """The raw body, or a 413 problem naming ``limit`` (``hint`` may use ``{limit}``).
+
+    The declared length is checked before anything is read; Django itself
+    refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE while reading.
+    """
+    too_big = problem_response(
+        413,
+        f"the body is larger than the limit of {limit} bytes",
+        [Problem("", "max-size", hint.format(limit=limit))],
+    )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return too_big
+    try:
+        body: bytes = request._request.body
+    except RequestDataTooBig:
+        return too_big
+    return too_big if len(body) > limit else body
+
+
 class SubmissionCreateApi(APIView):
     """Accept a submission: store it verbatim, queue it, answer 202."""
 
@@ -71,24 +95,11 @@ class SubmissionCreateApi(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:
-        limit = settings.SUBMISSION_MAX_BYTES
-        too_big = problem_response(
-            413,
-            f"the body is larger than the limit of {limit} bytes",
-            [Problem("", "max-size", f"bodies are limited to {limit} bytes")],
+        body = read_body(
+            request, settings.SUBMISSION_MAX_BYTES, "bodies are limited to {limit} bytes"
         )
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            return too_big
-        try:
-            body = request._request.body
-        except RequestDataTooBig:
-            return too_big
-        if len(body) > limit:
-            return too_big
+        if isinstance(body, Response):
+            return body
         if not body.strip():
             return problem_response(
                 400, "the body is empty", [Problem("", "required", "send an SMP bundle")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import bulk, intake, services
+from ingest.apis import read_body
 from ingest.auth import SUBMISSION_THROTTLES, BearerTokenAuthentication, HasOrganizationToken
 from ingest.models import ApiToken
 from ingest.problems import problem_response
-from smp.errors import Problem
 
 # Declared with inline_serializer: a field named "errors" cannot be a class
 # attribute of a Serializer (it would hide Serializer.errors).
@@ -72,23 +71,13 @@ class SubmissionBulkApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        limit = settings.SUBMISSION_BULK_MAX_BYTES
-        too_big = problem_response(
-            413,
-            f"the body is larger than the bulk limit of {limit} bytes",
-            [Problem("", "max-size", f"bulk bodies are limited to {limit} bytes; split them")],
+        body = read_body(
+            request,
+            settings.SUBMISSION_BULK_MAX_BYTES,
+            "bulk bodies are limited to {limit} bytes; split them",
         )
-        try:
-            if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-                return too_big
-        except ValueError:
-            pass
-        try:
-            body = request._request.body
-        except RequestDataTooBig:
-            return too_big
-        if len(body) > limit:
-            return too_big
+        if isinstance(body, Response):
+            return body
         try:
             items = bulk.split(
                 body, request.META.get("CONTENT_TYPE", ""), settings.SUBMISSION_BULK_MAX_ITEMS

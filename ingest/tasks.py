@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from ingest import services
 
+# Processing is safe to repeat (the claim lets one worker in), so a message is
+# acknowledged only once done and given back when its worker dies; broker and
+# database hiccups are retried with backoff.
+PROCESSING: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
-@shared_task(
-    name="ingest.process_submission",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=300,
-    soft_time_limit=240,
-    autoretry_for=(ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=5,
-)
+
+@shared_task(name="ingest.process_submission", time_limit=300, soft_time_limit=240, **PROCESSING)
 def process_submission(submission_id: str) -> None:
     services.submission_process(submission_id=submission_id)
 
 
-@shared_task(
-    name="ingest.process_submissions",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=600,
-    soft_time_limit=540,
-    autoretry_for=(ConnectionError, TimeoutError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="ingest.process_submissions", time_limit=600, soft_time_limit=540, **PROCESSING)
 def process_submissions(submission_ids: list[str]) -> None:
     """A batch from the bulk endpoint: one verdict each, one write per table."""
     services.submissions_process(submission_ids=submission_ids)
