@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from django.db import connection, transaction
 
+from ingest.models import Environment, Organization, Profile, Result, Submission
 from meshmark.models import LeaderboardEntry, LeaderboardRow, PendingRefresh, Score
 from meshmark.scoring import FORMULA_VERSION
 from meshmark.scoring.inputs import BoolArray, FloatArray
@@ -158,6 +159,47 @@ ENTRY_COLUMNS = (
     "is_outlier",
 )
 """What aggregation reads of an entry, in this order (``values_list(*ENTRY_COLUMNS)``)."""
+
+
+def entries_sync_all(*, version: str) -> int:
+    """:func:`entries_sync` for every scored result of ``version`` in one SQL statement
+    (PostgreSQL): the rebuild's path, ~20x faster than building model instances.
+
+    Same values as entries_sync, computed in SQL: ``complete`` is "no class is
+    null" over the score's ``classes`` object, ``listed`` the result's,
+    organization's and submission's verdicts. Outlier flags are left as they
+    are; the row refresh that follows recomputes them. Returns rows written.
+    """
+    entry, score, result = LeaderboardEntry._meta, Score._meta, Result._meta
+    updated = ", ".join(
+        f"{f.column} = EXCLUDED.{f.column}"
+        for f in entry.concrete_fields
+        if f.name not in ("id", "score", "is_outlier")
+    )
+    sql = f"""
+        INSERT INTO {entry.db_table} (
+            score_id, result_id, formula_version, profile_id, profile_version, protocol,
+            environment_class, mesh_config_id, complete, organization_id, environment_id,
+            submission_id, kubernetes_version, value, added_p99_ms, cpu_mcores_per_1k_rps,
+            mem_mb_per_proxy, normalized, listed, is_outlier, created_at)
+        SELECT s.id, r.id, s.formula_version, r.profile_id, p.version, p.protocol,
+            e.environment_class, r.mesh_config_id,
+            NOT EXISTS (SELECT 1 FROM jsonb_each(s.classes) c WHERE c.value = 'null'::jsonb),
+            r.organization_id, r.environment_id, r.submission_id, e.kubernetes_version,
+            s.score, s.added_p99_ms, s.cpu_mcores_per_1k_rps, s.mem_mb_per_proxy, s.normalized,
+            r.is_listed AND o.is_listed AND sub.status = 'accepted', false, r.created_at
+        FROM {score.db_table} s
+        JOIN {result.db_table} r ON r.id = s.result_id
+        JOIN {Profile._meta.db_table} p ON p.id = r.profile_id
+        JOIN {Environment._meta.db_table} e ON e.id = r.environment_id
+        JOIN {Organization._meta.db_table} o ON o.id = r.organization_id
+        JOIN {Submission._meta.db_table} sub ON sub.id = r.submission_id
+        WHERE s.formula_version = %s AND s.score IS NOT NULL
+        ON CONFLICT (score_id) DO UPDATE SET {updated}
+    """  # noqa: S608 - table and column names come from the models; the value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [version])
+        return int(cursor.rowcount)
 
 
 def _floats(values: Sequence[Any]) -> FloatArray:
@@ -407,7 +449,10 @@ def leaderboards_rebuild(*, version: str = FORMULA_VERSION, entries: bool = True
     the scores; without, rows are recomputed from the entries as they are.
     """
     keys: set[RowKey] = set()
-    if entries:
+    if entries and connection.vendor == "postgresql":
+        with transaction.atomic():
+            entries_sync_all(version=version)
+    elif entries:
         ids = list(
             Score.objects.filter(formula_version=version, score__isnull=False)
             .order_by("pk")

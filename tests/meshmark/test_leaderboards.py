@@ -13,7 +13,8 @@ from django.test import Client
 from ingest import services as ingest_services
 from ingest.models import MeshConfig, Organization, Result
 from meshmark import aggregates, selectors
-from meshmark.models import LeaderboardEntry, LeaderboardRow
+from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
+from meshmark.scoring import FORMULA_VERSION
 from tests.pipeline import ISTIO, LINKERD, accept, seed_corpus
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +136,39 @@ def test_partial_scores_are_ranked_apart(corpus: None, org: Organization) -> Non
     current = board()
     assert "kuma" not in {r.mesh_type for r in current.rows}
     assert [r.mesh_type for r in current.partial_rows] == ["kuma"]
+
+
+def test_the_sql_rebuild_of_entries_matches_the_incremental_entries(
+    corpus: None, org: Organization, other_org: Organization
+) -> None:
+    # Cover the flags the SQL computes: an unlisted result, a partial score.
+    unlisted = LeaderboardEntry.objects.filter(profile_id="http-1k").first()
+    assert unlisted is not None
+    ingest_services.result_set_listed(
+        result=unlisted.result, listed=False, reason="broken run", actor=None
+    )
+    Score.objects.filter(pk=LeaderboardEntry.objects.last().score_id).update(  # type: ignore[union-attr]
+        classes={"latency": 0.9, "cpu": None}
+    )
+    aggregates.leaderboards_update(score_ids=Score.objects.values_list("pk", flat=True))
+    fields = [f.name for f in LeaderboardEntry._meta.concrete_fields if f.name not in ("id",)]
+
+    def snapshot() -> list[tuple[Any, ...]]:
+        return sorted(LeaderboardEntry.objects.values_list(*fields))
+
+    incremental = snapshot()
+    assert any(not row[fields.index("complete")] for row in incremental)
+    assert any(not row[fields.index("listed")] for row in incremental)
+    LeaderboardEntry.objects.all().delete()
+
+    written = aggregates.entries_sync_all(version=FORMULA_VERSION)
+
+    assert written == len(incremental)
+    rebuilt = snapshot()
+    outlier = fields.index("is_outlier")
+    assert [r[:outlier] + r[outlier + 1 :] for r in rebuilt] == [
+        r[:outlier] + r[outlier + 1 :] for r in incremental
+    ]
 
 
 def test_the_leaderboard_api_answers_json_and_csv(
