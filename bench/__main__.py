@@ -7,7 +7,7 @@ import sys
 
 BENCHES = (
     "bench.bench_scoring",
-    "bench.bench_ingest_api",
+    "bench.bench_ingest",
     "bench.bench_leaderboard",
     "bench.bench_loadgen",
     "bench.bench_calibration",
