@@ -22,7 +22,8 @@ PROCESSING: dict[str, Any] = {
 
 @shared_task(name="ingest.process_submission", time_limit=300, soft_time_limit=240, **PROCESSING)
 def process_submission(submission_id: str) -> None:
-    services.submission_process(submission_id=submission_id)
+    """One upload, batched with whatever else is waiting (submission_process_with_backlog)."""
+    services.submission_process_with_backlog(submission_id=submission_id)
 
 
 @shared_task(name="ingest.process_submissions", time_limit=600, soft_time_limit=540, **PROCESSING)

@@ -153,3 +153,32 @@ def test_admin_can_unlist_a_result_with_a_reason_on_record(
     assert result.is_listed is False and result.unlisted_reason == "bad run"
     event = AuditEvent.objects.get(action="result-unlisted")
     assert event.reason == "bad run" and event.actor is not None
+
+
+def test_a_worker_task_takes_the_waiting_backlog_in_one_batch(
+    org: Organization, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    from ingest.tasks import process_submission
+
+    ids = []
+    for i in range(12):  # stored, never queued (the commit hooks do not run here)
+        body = json.dumps(make_bundle(labels={"n": str(i)})).encode()
+        submission, _ = services.submission_create(
+            organization=org, body=body, content_type="application/json"
+        )
+        ids.append(submission.pk)
+    bad = Submission.objects.get(pk=ids[3])
+    Submission.objects.filter(pk=bad.pk).update(raw=b'{"runs": "no"}')
+
+    # One task: its own submission plus the 11 waiting ones in 48 statements; one
+    # batch per submission would take about 12 times as many.
+    with django_assert_max_num_queries(60):
+        process_submission(str(ids[-1]))
+
+    statuses = dict(Submission.objects.values_list("pk", "status"))
+    assert statuses.pop(ids[3]) == "rejected"
+    assert set(statuses.values()) == {"accepted"}
+    assert Result.objects.count() == 22
+    assert not Submission.objects.filter(attempts__gt=1).exists()
+    process_submission(str(ids[0]))  # its own message arrives later: nothing left to do
+    assert not Submission.objects.filter(attempts__gt=1).exists()
