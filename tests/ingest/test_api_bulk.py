@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -148,3 +149,27 @@ def test_bulk_uploads_need_a_token(db: Any) -> None:
 
     assert response.status_code == 401
     assert Submission.objects.count() == 0
+
+
+def test_an_insert_that_lost_a_race_keeps_the_winner_and_stores_the_rest(
+    org: Organization, bundle_factory: Factory
+) -> None:
+    from ingest import services
+
+    first, second = _bundles(bundle_factory, 2)
+    winner, _ = services.submission_create(
+        organization=org, body=first, content_type="application/json"
+    )
+
+    def row(body: bytes) -> Submission:
+        digest = hashlib.sha256(body).hexdigest()
+        return Submission(organization=org, raw=body, content_type="application/json",
+                          size=len(body), sha256=digest, content_digest=digest)  # fmt: skip
+
+    late, other = row(first), row(second)
+    stored = services.submissions_insert([late, other])  # COPY fails on the conflict
+
+    assert stored == {other.pk}
+    assert set(Submission.objects.values_list("pk", flat=True)) == {winner.pk, other.pk}
+    assert bytes(Submission.objects.get(pk=other.pk).raw) == second
+    assert Submission.objects.get(pk=other.pk).received_at is not None
