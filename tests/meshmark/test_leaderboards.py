@@ -290,3 +290,24 @@ def test_the_leaderboard_api_is_cached_until_a_result_changes_it(
     after = Client().get("/api/v1/leaderboards/http-1k", HTTP_IF_NONE_MATCH=etag)
     assert after.status_code == 200 and after["ETag"] != etag
     assert after.json()["groups"][0]["results"] == first.json()["groups"][0]["results"] + 1
+
+
+def test_a_failed_refresh_leaves_its_marks_for_the_next_one(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshmark.models import PendingRefresh
+
+    def broken(**kwargs: Any) -> int:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(aggregates, "rows_refresh", broken)
+    submission = accept(org, config=ISTIO, p50=1.6, p99=5.0, n=1)  # does not raise
+    assert submission.status == "accepted"
+    assert PendingRefresh.objects.count() == 1
+    assert not LeaderboardRow.objects.exists()
+
+    monkeypatch.undo()
+    accept(org, config=ISTIO, p50=1.7, p99=5.1, n=2)
+
+    assert not PendingRefresh.objects.exists()
+    assert LeaderboardRow.objects.get().results == 2
