@@ -209,9 +209,12 @@ def plot(points: list[dict[str, Any]]) -> None:
     fig.savefig(PLOT, dpi=110)
 
 
-def report(points: list[dict[str, Any]], plans: list[dict[str, Any]], command: str) -> None:
+def report(
+    points: list[dict[str, Any]], plans: list[dict[str, Any]], command: str, note: str = ""
+) -> None:
     lines = [
         machine_line(),
+        *([note] if note else []),
         f"Command: `{command}` ({dt.date.today()}). Each size grows the same corpus (demo "
         "seed) through `seed_demo --bulk --jobs 2`, the real pipeline; gunicorn with the "
         "production setting, wrk with 16 connections on the same 2 cores.",
@@ -265,6 +268,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="grow the existing bench database")
     parser.add_argument("--database", default=DATABASE, help="scratch database name")
+    parser.add_argument("--note", default="", help="a line about this run for the report")
     parser.add_argument(
         "--merge",
         action="store_true",
@@ -295,7 +299,7 @@ def main() -> None:
     plans = json.loads(plans_file.read_text()) if plans_file.exists() else []
     plot(points)
     command = f".venv/bin/python -m bench.bench_scale --sizes {args.sizes} --seconds {args.seconds}"
-    report(points, plans, command)
+    report(points, plans, command, args.note)
 
 
 if __name__ == "__main__":
