@@ -189,10 +189,11 @@ def plot(points: list[dict[str, Any]]) -> None:
 
     sizes = [p["results"] for p in points]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for path, label in ENDPOINTS:
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"][: len(ENDPOINTS)]
+    for (path, label), color in zip(ENDPOINTS, colors, strict=True):
         for key, style in (("p50_ms", "-o"), ("p99_ms", "--o")):
             values = [p["wrk"][path][key] for p in points]
-            left.plot(sizes, values, style, label=f"{label} {key[:3]}" if key == "p99_ms" else None)
+            left.plot(sizes, values, style, color=color, label=label if key == "p50_ms" else None)
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xlabel("results in the index")
@@ -270,6 +271,11 @@ def main() -> None:
     parser.add_argument("--database", default=DATABASE, help="scratch database name")
     parser.add_argument("--note", default="", help="a line about this run for the report")
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: redraw the plot and rewrite the report from the last run's points",
+    )
+    parser.add_argument(
         "--merge",
         action="store_true",
         help="add these sizes to the points of the last run (var/bench-scale.json) for the "
@@ -277,6 +283,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.report_only:
+        points = json.loads((ROOT / "var" / "bench-scale.json").read_text())
+        plans_file = ROOT / "var" / "bench-scale-plans.json"
+        plot(points)
+        command = f".venv/bin/python -m bench.bench_scale --sizes {args.sizes}"
+        report(points, json.loads(plans_file.read_text()), command, args.note)
+        return
     url = (
         reset_database(DATABASE) if not args.keep else ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
     )
