@@ -27,6 +27,7 @@ from ingest.auth import (
     HasOrganizationToken,
 )
 from ingest.models import ApiToken, Environment, MeshConfig, Profile, Submission
+from ingest.openapi import ProblemDetailSerializer
 from ingest.problems import problem_response
 from smp.errors import Problem
 
@@ -149,12 +150,6 @@ class SubmissionDetailApi(APIView):
 
     @extend_schema_serializer(component_name="SubmissionStatus")
     class OutputSerializer(serializers.Serializer):
-        @extend_schema_serializer(component_name="Problem")
-        class ProblemSerializer(serializers.Serializer):
-            path = serializers.CharField(allow_blank=True)
-            rule = serializers.CharField()
-            message = serializers.CharField()
-
         @extend_schema_serializer(component_name="ResultRef")
         class ResultRefSerializer(serializers.Serializer):
             id = serializers.IntegerField()
@@ -171,8 +166,8 @@ class SubmissionDetailApi(APIView):
         sha256 = serializers.CharField()
         received_at = serializers.DateTimeField()
         processed_at = serializers.DateTimeField(allow_null=True)
-        errors = ProblemSerializer(many=True)  # type: ignore[assignment]
-        warnings = ProblemSerializer(many=True)
+        errors = ProblemDetailSerializer(many=True)  # type: ignore[assignment]
+        warnings = ProblemDetailSerializer(many=True)
         results = ResultRefSerializer(many=True)
 
     @extend_schema(responses={200: OutputSerializer, 404: OpenApiResponse(description="unknown")})

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.e2e.processes import stop_group
 from tests.factories import make_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,18 +176,6 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # Not under pytest's tmp dir: that is private to root, and `postgres` must reach it.
@@ -226,7 +214,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(url, token, log, postgres)
     finally:
         if server is not None:
-            _stop(server)
+            stop_group(server)
         if postgres.running:
             postgres.stop("immediate")
         shutil.rmtree(directory, ignore_errors=True)

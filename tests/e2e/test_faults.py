@@ -26,6 +26,7 @@ from django.test import Client
 from ingest import services
 from ingest.models import Result, Submission
 from meshmark.celery import app
+from tests.e2e.processes import stop_group
 from tests.factories import make_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,19 +108,6 @@ def _worker(broker: str, log: Path, **extra_env: str) -> subprocess.Popen[bytes]
         )  # fmt: skip
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    # The worker's pool children are in its process group: signal them all.
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 def _wait_all_done(ids: list[str], timeout_s: float, log: Path) -> dict[str, int]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -173,7 +161,7 @@ def test_uploads_keep_being_accepted_while_redis_is_down_and_the_backlog_drains(
         assert services.submission_sweep(older_than_s=0) >= 5
         counts = _wait_all_done(ids, 90, log)
     finally:
-        _stop(worker)
+        stop_group(worker)
     assert counts == {"accepted": 15}
     assert Result.objects.count() == 30  # one baseline + one mesh each, no duplicates
 
@@ -193,7 +181,7 @@ def test_a_worker_killed_mid_batch_leaves_nothing_lost_or_duplicated(
     while Submission.objects.filter(pk__in=ids, status="accepted").count() < 50:
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.2)
-    _stop(worker, signal.SIGKILL)  # mid-batch: some tasks are claimed, none acknowledged
+    stop_group(worker, signal.SIGKILL)  # mid-batch: some tasks are claimed, none acknowledged
     interrupted = Submission.objects.filter(pk__in=ids, status="processing").count()
     done_at_kill = Submission.objects.filter(pk__in=ids, status="accepted").count()
     assert done_at_kill < 500, "the worker finished before it could be killed"
@@ -205,7 +193,7 @@ def test_a_worker_killed_mid_batch_leaves_nothing_lost_or_duplicated(
         services.submission_sweep(older_than_s=1)
         counts = _wait_all_done(ids, 120, log)
     finally:
-        _stop(worker)
+        stop_group(worker)
     assert counts == {"accepted": 500}, (counts, interrupted, done_at_kill)
     assert Result.objects.count() == 1000
     assert Result.objects.values("submission", "run_index").distinct().count() == 1000
