@@ -478,4 +478,8 @@ def leaderboards_rebuild(*, version: str = FORMULA_VERSION, entries: bool = True
         for key in LeaderboardRow.objects.filter(formula_version=version).values_list(*KEY_FIELDS)
     }
     with _refresh_lock(wait=True), transaction.atomic():
-        return rows_refresh(keys=keys)
+        rows = rows_refresh(keys=keys)
+    # Marks committed while the rebuild held the lock were skipped by their own refresh
+    # (it found the lock taken); nobody else would look at them until the next upload.
+    rows_refresh_pending()
+    return rows

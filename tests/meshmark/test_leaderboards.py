@@ -311,3 +311,16 @@ def test_a_failed_refresh_leaves_its_marks_for_the_next_one(
 
     assert not PendingRefresh.objects.exists()
     assert LeaderboardRow.objects.get().results == 2
+
+
+def test_a_rebuild_leaves_no_refresh_pending(corpus: None) -> None:
+    from meshmark.models import PendingRefresh
+
+    entry = LeaderboardEntry.objects.first()
+    assert entry is not None
+    # A mark committed while the rebuild held the lock: its own refresh found it taken.
+    aggregates.rows_mark(keys=[aggregates._entry_key(entry)])
+
+    assert aggregates.leaderboards_rebuild(entries=False) == 3
+
+    assert not PendingRefresh.objects.exists()
