@@ -681,7 +681,7 @@ MEMORY_PROBE = """
 import json, re, sys, time
 import django
 django.setup()
-from ingest import services
+from ingest import processing, services
 from ingest.models import Organization, Submission
 
 def status(field):
@@ -695,7 +695,7 @@ def store_and_process(body):
     submission, _ = services.submission_create(
         organization=organization, body=body, content_type="application/json"
     )
-    services.submission_process(submission_id=submission.pk)  # eager: already done, a no-op
+    processing.submission_process(submission_id=submission.pk)  # eager: already done, a no-op
     return Submission.objects.get(pk=submission.pk)
 
 store_and_process(warm)  # imports, caches, connections: not the submission's cost

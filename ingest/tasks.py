@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from ingest import services
+from ingest import processing, services
 
 # Processing is safe to repeat (the claim lets one worker in), so a message is
 # acknowledged only once done and given back when its worker dies; broker and
@@ -22,14 +22,14 @@ PROCESSING: dict[str, Any] = {
 
 @shared_task(name="ingest.process_submission", time_limit=300, soft_time_limit=240, **PROCESSING)
 def process_submission(submission_id: str) -> None:
-    """One upload, batched with whatever else is waiting (submission_process_with_backlog)."""
-    services.submission_process_with_backlog(submission_id=submission_id)
+    """One upload, batched with whatever else is waiting (see submission_process_with_backlog)."""
+    processing.submission_process_with_backlog(submission_id=submission_id)
 
 
 @shared_task(name="ingest.process_submissions", time_limit=600, soft_time_limit=540, **PROCESSING)
 def process_submissions(submission_ids: list[str]) -> None:
     """A batch from the bulk endpoint: one verdict each, one write per table."""
-    services.submissions_process(submission_ids=submission_ids)
+    processing.submissions_process(submission_ids=submission_ids)
 
 
 @shared_task(name="ingest.sweep_submissions", time_limit=120)

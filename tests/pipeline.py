@@ -6,7 +6,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
-from ingest import services as ingest_services
+from ingest import processing as ingest_processing
 from ingest.models import Organization, Submission
 from tests.factories import make_bundle, make_run
 
@@ -22,7 +22,7 @@ def process_bundle(org: Organization, doc: dict[str, Any]) -> Submission:
         organization=org, raw=body, content_type="application/json", size=len(body),
         sha256="0" * 64, content_digest=str(hash(body)),
     )  # fmt: skip
-    ingest_services.submission_process(submission_id=submission.pk)
+    ingest_processing.submission_process(submission_id=submission.pk)
     submission.refresh_from_db()
     assert submission.status == "accepted", submission.errors
     return submission

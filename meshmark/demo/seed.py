@@ -11,7 +11,7 @@ Two paths:
   queued for the workers otherwise.
 * :func:`seed_bulk` is the same pipeline for big corpora in one process: each
   batch of submissions is inserted with one ``bulk_create`` (deduplicated by
-  content digest first) and processed in-process with ``submissions_process``
+  content digest first) and processed in-process with ``ingest.processing.submissions_process``
   (the bulk endpoint's path: one verdict per submission, one write per table
   and one commit per batch), without Celery; running again resumes.
 
@@ -34,7 +34,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import connections
 
-from ingest import intake, services
+from ingest import intake, processing, services
 from ingest.models import ApiToken, Organization, Submission
 from meshmark import aggregates
 from meshmark.demo import DEFAULT_SEED, fleet
@@ -174,7 +174,7 @@ def _seed_part(
             pk__in=list(known.values()), status=Submission.Status.RECEIVED
         ).values_list("pk", flat=True)
         Submission.objects.bulk_create(fresh, batch_size=batch_size)
-        services.submissions_process(submission_ids=[row.pk for row in fresh] + list(waiting))
+        processing.submissions_process(submission_ids=[row.pk for row in fresh] + list(waiting))
         report.statuses.update(_statuses([row.pk for row in fresh] + list(known.values())))
         report.created += len(fresh)
         report.duplicates += len(rows) - len(fresh)

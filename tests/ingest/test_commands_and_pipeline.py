@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from ingest import services
+from ingest import processing, services
 from ingest.models import ApiToken, AuditEvent, Organization, Result, Submission
 
 from .conftest import make_bundle, post_json
@@ -62,8 +62,8 @@ def _stored(org: Organization, doc: dict[str, Any], status: str = "received") ->
 
 def test_processing_twice_does_not_duplicate_results(org: Organization) -> None:
     submission = _stored(org, make_bundle())
-    services.submission_process(submission_id=submission.pk)
-    assert services.submission_process(submission_id=submission.pk) is None  # already done
+    processing.submission_process(submission_id=submission.pk)
+    assert processing.submission_process(submission_id=submission.pk) is None  # already done
     submission.refresh_from_db()
     assert submission.status == "accepted"
     assert submission.attempts == 1
@@ -72,7 +72,7 @@ def test_processing_twice_does_not_duplicate_results(org: Organization) -> None:
 
 def test_reprocess_reruns_the_pipeline_over_stored_bytes(org: Organization) -> None:
     good = _stored(org, make_bundle())
-    services.submission_process(submission_id=good.pk)
+    processing.submission_process(submission_id=good.pk)
     first_ids = set(Result.objects.values_list("pk", flat=True))
     out = io.StringIO()
     call_command("reprocess", "--organization", "acme", stdout=out)
@@ -87,7 +87,7 @@ def test_reprocess_filters_by_status(org: Organization) -> None:
     rejected = _stored(org, make_bundle(profile="nope"))
     accepted = _stored(org, make_bundle(labels={"n": "2"}))
     for s in (rejected, accepted):
-        services.submission_process(submission_id=s.pk)
+        processing.submission_process(submission_id=s.pk)
     out = io.StringIO()
     call_command("reprocess", "--status", "rejected", stdout=out)
     assert "reprocessed 1 submissions; 0 accepted" in out.getvalue()
@@ -116,7 +116,7 @@ def test_the_sweep_requeues_stuck_submissions_and_they_finish(
 def test_a_submission_being_processed_is_not_claimed_twice(org: Organization) -> None:
     submission = _stored(org, make_bundle(), status="processing")
     Submission.objects.filter(pk=submission.pk).update(processing_started_at=timezone.now())
-    assert services.submission_claim(submission_id=submission.pk) is False
+    assert processing.submission_claim(submission_id=submission.pk) is False
 
 
 def test_an_unexpected_fault_rejects_with_a_reason_and_keeps_the_bytes(
@@ -127,8 +127,8 @@ def test_an_unexpected_fault_rejects_with_a_reason_and_keeps_the_bytes(
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "_store_results", explode)
-    services.submission_process(submission_id=submission.pk)
+    monkeypatch.setattr(processing, "_store_results", explode)
+    processing.submission_process(submission_id=submission.pk)
     submission.refresh_from_db()
     assert submission.status == "rejected"
     assert submission.errors[0]["rule"] == "internal-error"
@@ -140,7 +140,7 @@ def test_admin_can_unlist_a_result_with_a_reason_on_record(
     admin_client: Client, org: Organization
 ) -> None:
     submission = _stored(org, make_bundle())
-    services.submission_process(submission_id=submission.pk)
+    processing.submission_process(submission_id=submission.pk)
     result = Result.objects.get(role="mesh")
     url = "/admin/ingest/result/"
     ask = admin_client.post(url, {"action": "unlist", "_selected_action": [result.pk]})
