@@ -43,7 +43,7 @@ system-packages: ## Install the Debian packages tests and benches run (nginx, ha
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy smp runner meshmark ingest
+	$(BIN)/mypy smp scoring runner meshmark ingest
 
 .PHONY: audit
 audit: install ## Known vulnerabilities in the installed packages (pip-audit)

@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.report import write_section  # noqa: E402
-from meshmark.scoring.engine import (  # noqa: E402
+from scoring.engine import (  # noqa: E402
     CLASSES,
     MANDATORY_MUES,
     PairArrays,
@@ -91,7 +91,7 @@ def realistic_pairs(n: int, seed: int = SEED) -> PairArrays:
     return PairArrays.from_columns(columns)
 
 
-# The same formula as meshmark.scoring.engine, one row at a time, in plain Python.
+# The same formula as scoring.engine, one row at a time, in plain Python.
 
 
 def _ratio(num: float, den: float, zero_ok: bool) -> float:

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from meshmark.scoring.inputs import app_workloads, mesh_blocks
-from meshmark.scoring.normalize import env_class, normalize_arch
+from scoring.inputs import app_workloads, mesh_blocks
+from scoring.normalize import env_class, normalize_arch
 from smp.model import (
     EnvironmentConfig,
     PerformanceTestResult,

@@ -30,8 +30,8 @@ from ingest.normalize import RESOURCE_COLUMNS
 from ingest.problems import problem_response
 from meshmark.exports import results_csv
 from meshmark.models import Score
-from meshmark.scoring import FORMULA_VERSION
-from meshmark.scoring.preview import bundle_scores
+from scoring import FORMULA_VERSION
+from scoring.preview import bundle_scores
 from smp.document import load_schema
 from smp.errors import Problem
 from smp.validate import validate_bytes

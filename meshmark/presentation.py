@@ -17,9 +17,9 @@ from django.conf import settings
 from ingest.models import Environment, Result
 from meshmark import selectors
 from meshmark.models import Score
-from meshmark.scoring import NORMALIZED_LABEL, REFERENCE_PROBE, REFERENCE_SCORE
-from meshmark.scoring.engine import CLASSES
-from meshmark.scoring.normalize import RAW_LABEL
+from scoring import NORMALIZED_LABEL, REFERENCE_PROBE, REFERENCE_SCORE
+from scoring.engine import CLASSES
+from scoring.normalize import RAW_LABEL
 
 SORT_COLUMNS = (
     "rank",

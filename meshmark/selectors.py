@@ -23,11 +23,11 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from ingest.models import MeshConfig, Profile, Result
-from meshmark.aggregates import ENTRY_COLUMNS, EntryColumns, row_values
 from meshmark.models import LeaderboardEntry, LeaderboardRow
-from meshmark.scoring import FORMULA_VERSION
-from meshmark.scoring.stats import compare as compare_samples
-from meshmark.scoring.stats import ties
+from scoring import FORMULA_VERSION
+from scoring.rows import ENTRY_COLUMNS, EntryColumns, row_values
+from scoring.stats import compare as compare_samples
+from scoring.stats import ties
 
 ROW_FILTERS = ("mesh", "mtls", "min_version", "max_version")
 ENTRY_FILTERS = ("kubernetes_version", "since", "until")

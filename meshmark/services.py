@@ -1,7 +1,7 @@
 """Writes of the read side: scoring results and keeping scores current.
 
 Scores are computed from the Result columns in batches through the vectorized
-engine (:func:`meshmark.scoring.score_arrays`), so scoring one submission and
+engine (:func:`scoring.score_arrays`), so scoring one submission and
 re-scoring a million results go through the same code.
 """
 
@@ -19,8 +19,8 @@ from ingest.models import Result
 from ingest.normalize import RESOURCE_COLUMNS
 from meshmark import aggregates
 from meshmark.models import Score
-from meshmark.scoring import FORMULA_VERSION, PairArrays, score_arrays
-from meshmark.scoring.normalize import (
+from scoring import FORMULA_VERSION, PairArrays, score_arrays
+from scoring.normalize import (
     REFERENCE_PROBE,
     REFERENCE_SCORE,
     added_p99_ms,

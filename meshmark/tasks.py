@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from meshmark import aggregates, services
-from meshmark.scoring import FORMULA_VERSION
+from scoring import FORMULA_VERSION
 
 
 @shared_task(name="meshmark.rescore_batch", acks_late=True, time_limit=600, soft_time_limit=540)

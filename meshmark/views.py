@@ -38,9 +38,9 @@ from meshmark.presentation import (
     resources,
     sorted_rows,
 )
-from meshmark.scoring import FORMULA_VERSION, NORMALIZED_LABEL
-from meshmark.scoring.engine import MUE_NAMES
-from meshmark.scoring.normalize import RAW_LABEL
+from scoring import FORMULA_VERSION, NORMALIZED_LABEL
+from scoring.engine import MUE_NAMES
+from scoring.normalize import RAW_LABEL
 from smp.model import MESH_TYPES
 
 HOME_TOP = 3

@@ -1,6 +1,6 @@
 """``smp-runner score``: the MeshMark preview of a bundle, with the server's own code.
 
-Each mesh run is scored by :func:`meshmark.scoring.preview.bundle_scores`, the
+Each mesh run is scored by :func:`scoring.preview.bundle_scores`, the
 function behind ``POST /api/v1/score``, so the preview and the index agree.
 """
 
@@ -31,7 +31,7 @@ def load_bundle(data: bytes, name: str) -> Bundle:
 
 def score_bundle(bundle: Bundle, name: str) -> list[dict[str, Any]]:
     """The entries ``POST /api/v1/score`` answers with, from the same function."""
-    from meshmark.scoring.preview import bundle_scores
+    from scoring.preview import bundle_scores
 
     if not bundle.runs_with_role("baseline"):
         raise click.ClickException(
@@ -71,7 +71,7 @@ def render_text(bundle: Bundle, scores: list[dict[str, Any]]) -> str:
         flags = f" (partial: {missing} missing)" if score["partial"] else ""
         lines.append(f"runs[{item['run']}] {what}: {headline}{flags}  [{score['version']}]")
         lines.append(f"  {'class':<12} {'value':>7}   MUEs")
-        from meshmark.scoring.engine import CLASSES
+        from scoring.engine import CLASSES
 
         for cls, members in CLASSES.items():
             mues = ", ".join(f"{m} {_number(score['mues'].get(m), 3)}" for m in members)

@@ -28,7 +28,7 @@ from meshmark.demo.generate import generate
 from meshmark.demo.plan import expected, plan, variants
 from meshmark.demo.seed import seed, seed_bulk
 from meshmark.models import Score
-from meshmark.scoring.stats import outlier_mask
+from scoring.stats import outlier_mask
 from smp import consistency, validate
 from smp.readers import fortio
 

@@ -14,7 +14,7 @@ from ingest import services as ingest_services
 from ingest.models import MeshConfig, Organization, Result
 from meshmark import aggregates, selectors
 from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
-from meshmark.scoring import FORMULA_VERSION
+from scoring import FORMULA_VERSION
 from tests.pipeline import ISTIO, LINKERD, accept, seed_corpus
 
 pytestmark = pytest.mark.django_db

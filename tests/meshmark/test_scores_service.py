@@ -15,8 +15,8 @@ from ingest import services as ingest_services
 from ingest.models import Organization, Result, Submission
 from meshmark import services
 from meshmark.models import Score
-from meshmark.scoring import FORMULA_VERSION, score_pair
-from meshmark.scoring.normalize import figures_pair
+from scoring import FORMULA_VERSION, score_pair
+from scoring.normalize import figures_pair
 from smp import document
 from tests.factories import make_bundle
 from tests.pipeline import process_bundle

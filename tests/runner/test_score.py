@@ -1,4 +1,4 @@
-"""`smp-runner score`: the local MeshMark preview, computed with meshmark.scoring."""
+"""`smp-runner score`: the local MeshMark preview, computed with scoring."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from meshmark.scoring.engine import score_pair
 from runner.cli import cli
+from scoring.engine import score_pair
 from smp import document
 
 from ..factories import make_bundle

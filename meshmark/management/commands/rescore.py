@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from meshmark import services, tasks
-from meshmark.scoring import FORMULA_VERSION
+from scoring import FORMULA_VERSION
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from meshmark.scoring.stats import (
+from scoring.stats import (
     bootstrap_ci,
     bootstrap_medians,
     compare,

@@ -1,13 +1,13 @@
 """MeshMark scoring: pure numpy/scipy, no Django (docs/meshmark.md is the spec).
 
-The formula lives in :mod:`meshmark.scoring.engine`, the absolute figures in
-:mod:`meshmark.scoring.normalize`, and the statistics (which import scipy) in
-:mod:`meshmark.scoring.stats`, imported on demand.
+The formula lives in :mod:`scoring.engine`, the absolute figures in
+:mod:`scoring.normalize`, and the statistics (which import scipy) in
+:mod:`scoring.stats`, imported on demand.
 """
 
 from __future__ import annotations
 
-from meshmark.scoring.engine import (
+from scoring.engine import (
     CLASS_NAMES,
     DEFAULT_WEIGHTS,
     FORMULA_VERSION,
@@ -20,7 +20,7 @@ from meshmark.scoring.engine import (
     score_arrays,
     score_pair,
 )
-from meshmark.scoring.normalize import (
+from scoring.normalize import (
     NORMALIZED_LABEL,
     REFERENCE_PROBE,
     REFERENCE_SCORE,

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as scipy_stats
 
-from meshmark.scoring.inputs import BoolArray, FloatArray
+from scoring.inputs import BoolArray, FloatArray
 
 MAD_SCALE = 0.6745
 """Phi^-1(0.75): makes MAD-based z-scores comparable to standard z-scores (Iglewicz-Hoaglin)."""

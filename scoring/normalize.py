@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meshmark.scoring.inputs import FloatArray, mesh_blocks, mesh_resource
+from scoring.inputs import FloatArray, mesh_blocks, mesh_resource
 from smp.model import Calibration, EnvironmentConfig, Node, PerformanceTestResult, ServiceMeshConfig
 
 REFERENCE_PROBE = "meshmark-cpu/1"

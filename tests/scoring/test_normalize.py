@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshmark.scoring.normalize import (
+from scoring.normalize import (
     NORMALIZED_LABEL,
     REFERENCE_PROBE,
     REFERENCE_SCORE,
@@ -22,7 +22,7 @@ from meshmark.scoring.normalize import (
     mem_per_proxy,
 )
 from smp.model import Calibration, EnvironmentConfig, Node
-from tests.meshmark.test_scoring_engine import (
+from tests.scoring.test_engine import (
     example_baseline,
     example_mesh,
     example_mesh_config,

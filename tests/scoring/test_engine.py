@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshmark.scoring.engine import (
+from scoring.engine import (
     CLASS_NAMES,
     FORMULA_VERSION,
     MUE_NAMES,
@@ -25,7 +25,7 @@ from meshmark.scoring.engine import (
     score_arrays,
     score_pair,
 )
-from meshmark.scoring.inputs import pair_row
+from scoring.inputs import pair_row
 from smp.model import (
     EnvironmentConfig,
     IndividualWorkload,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshmark.scoring.engine import score_pair
-from meshmark.scoring.normalize import figures_pair
+from scoring.engine import score_pair
+from scoring.normalize import figures_pair
 from smp.model import Bundle
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshmark.scoring.engine import (
+from scoring.engine import (
     CLASSES,
     WEIGHT_BOUND,
     PairArrays,

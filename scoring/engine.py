@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meshmark.scoring.inputs import (
+from scoring.inputs import (
     BoolArray,
     FloatArray,
     PairArrays,
@@ -335,7 +335,7 @@ def score_pair(
 ) -> Score:
     """Score one mesh run against its paired baseline run.
 
-    Method: read the figures with :func:`meshmark.scoring.inputs.pair_row`
+    Method: read the figures with :func:`scoring.inputs.pair_row`
     (mesh resources from ``mesh.resources``, block by block falling back to
     ``mesh_config``; application resources from ``mesh.resources.workloads``,
     else ``environment.individual_workloads``) and call :func:`score_arrays`
