@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from ingest import services
+from ingest import moderation, tokens
 from ingest.models import (
     ApiToken,
     AuditEvent,
@@ -77,7 +77,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             request,
             queryset,
             "Unlist organizations",
-            lambda org, reason: services.organization_set_listed(
+            lambda org, reason: moderation.organization_set_listed(
                 organization=org, listed=False, reason=reason, actor=request.user
             ),
         )
@@ -85,7 +85,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.action(description="List the selected organizations again")
     def relist(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for org in queryset:
-            services.organization_set_listed(
+            moderation.organization_set_listed(
                 organization=org, listed=True, reason="relisted", actor=request.user
             )
 
@@ -108,7 +108,7 @@ class ResultAdmin(admin.ModelAdmin):
             request,
             queryset,
             "Unlist results",
-            lambda result, reason: services.result_set_listed(
+            lambda result, reason: moderation.result_set_listed(
                 result=result, listed=False, reason=reason, actor=request.user
             ),
         )
@@ -116,7 +116,7 @@ class ResultAdmin(admin.ModelAdmin):
     @admin.action(description="List the selected results again")
     def relist(self, request: HttpRequest, queryset: QuerySet[Result]) -> None:
         for result in queryset:
-            services.result_set_listed(
+            moderation.result_set_listed(
                 result=result, listed=True, reason="relisted", actor=request.user
             )
 
@@ -145,7 +145,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
-            services.token_revoke(token=token, actor=request.user, reason="revoked in admin")
+            tokens.token_revoke(token=token, actor=request.user, reason="revoked in admin")
 
 
 @admin.register(AuditEvent)

@@ -20,15 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import selectors, services
+from ingest import selectors, submissions
 from ingest.auth import (
     SUBMISSION_THROTTLES,
     BearerTokenAuthentication,
     HasOrganizationToken,
 )
+from ingest.errors import ProblemDetailSerializer, Refusal
 from ingest.models import ApiToken, Environment, MeshConfig, Profile, Submission
-from ingest.openapi import ProblemDetailSerializer
-from ingest.problems import problem_response
 from smp.errors import Problem
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
@@ -43,13 +42,13 @@ def _submission_url(request: Request, submission: Submission) -> str:
     return _absolute(request, reverse("api-submission-detail", args=[submission.pk]))
 
 
-def read_body(request: Request, limit: int, hint: str) -> bytes | Response:
-    """The raw body, or a 413 problem naming ``limit`` (``hint`` may use ``{limit}``).
+def read_body(request: Request, limit: int, hint: str) -> bytes:
+    """The raw body; a 413 Refusal naming ``limit`` (``hint`` may use ``{limit}``).
 
     The declared length is checked before anything is read; Django itself
     refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE while reading.
     """
-    too_big = problem_response(
+    too_big = Refusal(
         413,
         f"the body is larger than the limit of {limit} bytes",
         [Problem("", "max-size", hint.format(limit=limit))],
@@ -59,12 +58,14 @@ def read_body(request: Request, limit: int, hint: str) -> bytes | Response:
     except ValueError:
         declared = 0
     if declared > limit:
-        return too_big
+        raise too_big
     try:
         body: bytes = request._request.body
     except RequestDataTooBig:
-        return too_big
-    return too_big if len(body) > limit else body
+        raise too_big from None
+    if len(body) > limit:
+        raise too_big
+    return body
 
 
 class SubmissionCreateApi(APIView):
@@ -99,15 +100,11 @@ class SubmissionCreateApi(APIView):
         body = read_body(
             request, settings.SUBMISSION_MAX_BYTES, "bodies are limited to {limit} bytes"
         )
-        if isinstance(body, Response):
-            return body
         if not body.strip():
-            return problem_response(
-                400, "the body is empty", [Problem("", "required", "send an SMP bundle")]
-            )
+            raise Refusal(400, "the body is empty", [Problem("", "required", "send an SMP bundle")])
         key = request.META.get(IDEMPOTENCY_HEADER, "").strip() or None
         if key and len(key) > MAX_IDEMPOTENCY_KEY:
-            return problem_response(
+            raise Refusal(
                 400,
                 "the Idempotency-Key header is too long",
                 [Problem("Idempotency-Key", "max-length", f"at most {MAX_IDEMPOTENCY_KEY} chars")],
@@ -115,23 +112,23 @@ class SubmissionCreateApi(APIView):
         token = request.auth
         assert isinstance(token, ApiToken)  # HasOrganizationToken let the request in
         try:
-            submission, created = services.submission_create(
+            submission, created = submissions.submission_create(
                 organization=token.organization,
                 body=body,
                 content_type=request.META.get("CONTENT_TYPE", ""),
                 token=token,
                 idempotency_key=key,
             )
-        except services.SubmissionRefused as refused:
+        except submissions.SubmissionRefused as refused:
             sub = refused.submission
             problems = [Problem(**e) for e in sub.errors]
-            return problem_response(
+            raise Refusal(
                 415 if refused.unsupported else 400,
                 "; ".join(p.message for p in problems),
                 problems,
                 submission={"id": str(sub.pk), "status": sub.status},
                 url=_submission_url(request, sub),
-            )
+            ) from None
         body_out = {
             "id": submission.pk,
             "status": submission.status,
@@ -177,7 +174,7 @@ class SubmissionDetailApi(APIView):
         )
         # Someone else's submission answers 404, not 403: its existence is private too.
         if not selectors.submission_visible_to(submission, user=request.user, token=request.auth):
-            return problem_response(404, "no such submission")
+            raise Refusal(404, "no such submission")
         results = [
             {
                 "id": r.pk,

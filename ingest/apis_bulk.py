@@ -18,11 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import bulk, intake, services
+from ingest import bulk, submissions
 from ingest.apis import read_body
 from ingest.auth import SUBMISSION_THROTTLES, BearerTokenAuthentication, HasOrganizationToken
+from ingest.errors import Refusal
 from ingest.models import ApiToken
-from ingest.problems import problem_response
 
 # Declared with inline_serializer: a field named "errors" cannot be a class
 # attribute of a Serializer (it would hide Serializer.errors).
@@ -76,21 +76,19 @@ class SubmissionBulkApi(APIView):
             settings.SUBMISSION_BULK_MAX_BYTES,
             "bulk bodies are limited to {limit} bytes; split them",
         )
-        if isinstance(body, Response):
-            return body
         try:
             items = bulk.split(
                 body, request.META.get("CONTENT_TYPE", ""), settings.SUBMISSION_BULK_MAX_ITEMS
             )
-        except intake.IntakeError as exc:
-            return problem_response(
+        except bulk.EnvelopeError as exc:
+            raise Refusal(
                 415 if exc.unsupported else 400,
                 "; ".join(p.message for p in exc.problems),
                 exc.problems,
-            )
+            ) from None
         token = request.auth
         assert isinstance(token, ApiToken)  # HasOrganizationToken let the request in
-        outcomes = services.submissions_create_bulk(
+        outcomes = submissions.submissions_create_bulk(
             organization=token.organization, items=items, token=token
         )
         out = [self._item(request, outcome) for outcome in outcomes]
@@ -105,7 +103,7 @@ class SubmissionBulkApi(APIView):
         return Response(body_out, status=202 if accepted else 200)
 
     @staticmethod
-    def _item(request: Request, outcome: services.BulkOutcome) -> dict[str, Any]:
+    def _item(request: Request, outcome: submissions.BulkOutcome) -> dict[str, Any]:
         submission = outcome.submission
         item: dict[str, Any] = {
             "index": outcome.index,
@@ -119,5 +117,5 @@ class SubmissionBulkApi(APIView):
         }
         if outcome.refusal is not None:
             item["status"] = 415 if outcome.refusal.unsupported else 400
-            item["errors"] = [p.as_dict() for p in outcome.refusal.problems]
+            item["errors"] = [p.as_dict() for p in outcome.refusal.errors]
         return item

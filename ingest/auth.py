@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
-from ingest import services
+from ingest import tokens
 from ingest.models import ApiToken
 
 
@@ -43,7 +43,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if not secret:
             raise exceptions.AuthenticationFailed("the Authorization header has no token")
-        token = services.token_authenticate(secret=secret)
+        token = tokens.token_authenticate(secret=secret)
         if token is None:
             raise exceptions.AuthenticationFailed("the token is not valid")
         if not token.is_active:
@@ -110,12 +110,6 @@ SUBMISSION_THROTTLES = [SubmissionRateThrottle, SubmissionIpRateThrottle]
 """What every endpoint that stores submissions is throttled by."""
 
 
-class AnonReadThrottle(FailOpenMixin, throttling.AnonRateThrottle):
-    """Anonymous requests, per client address (``THROTTLE_ANON``)."""
-
-    scope = "anon"
-
-
 @checks.register(checks.Tags.caches)
 def throttle_cache_is_shared(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     """With DEBUG off, several processes serve (gunicorn workers, replicas): their
@@ -137,7 +131,7 @@ def throttle_cache_is_shared(app_configs: Any, **kwargs: Any) -> list[checks.Che
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Describes the bearer token in the OpenAPI schema (drf-spectacular finds it by target)."""
 
-    target_class = "ingest.auth.BearerTokenAuthentication"
+    target_class = BearerTokenAuthentication
     name = "organizationToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

@@ -20,7 +20,9 @@ class UploadForm(forms.Form):
         choices=[("", "—")] + [(t, t) for t in MESH_TYPES if t != "none"], required=False
     )
     mesh_version = forms.CharField(max_length=64, required=False)
-    mtls = forms.BooleanField(required=False, label="mTLS on")
+    # A choice, not a checkbox: an unchecked box sends nothing, and the stored form must
+    # say "off" (an API form that leaves mtls out means "not stated").
+    mtls = forms.ChoiceField(choices=[("off", "off"), ("on", "on")], initial="off", label="mTLS")
 
     def __init__(self, *args: Any, organizations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

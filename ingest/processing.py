@@ -1,11 +1,14 @@
-"""Processing stored submissions: claim, parse, validate, normalize, store results.
+"""Processing stored submissions, top to bottom: claim, read and check, store the
+results, score them, update the leaderboards, record each verdict, commit; then
+refresh the leaderboard rows those results touched.
 
 Each submission gets its own checks and verdict; a batch of them is written
 with one statement per table and committed once (:func:`submissions_process`).
-The accepting transaction sends ``submissions_accepted`` (scores and
-leaderboard entries are written in it), and ``submissions_processed`` follows
-the commit. Keyword-only functions named ``<entity>_<action>``, called by the
-Celery tasks, the demo seeder and :mod:`ingest.services` (reprocessing).
+Scores and leaderboard entries are written in the accepting transaction, so a
+scoring fault rejects the submission (``internal-error``) instead of leaving a
+result without its score. Keyword-only functions named ``<entity>_<action>``,
+called by the Celery tasks (:mod:`ingest.tasks`), the demo seeder and
+reprocessing (:mod:`ingest.submissions`).
 """
 
 from __future__ import annotations
@@ -18,45 +21,26 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Model, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from ingest import intake, normalize
+from ingest import leaderboards, normalize, scores
+from ingest.bulkcopy import assign_ids, copy_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
-from ingest.signals import submissions_accepted, submissions_processed
-from smp import consistency, document
+from ingest.reading import read_fully
 from smp.errors import Problem
 from smp.model import Bundle
 
 logger = logging.getLogger(__name__)
 
 
-def submission_claim(*, submission_id: Any) -> bool:
-    """Take a submission for processing; False if another worker has it or it is done.
-
-    A conditional UPDATE makes the claim atomic across workers. A submission
-    stuck in ``processing`` longer than SUBMISSION_STALE_AFTER (its worker
-    died) may be claimed again.
-    """
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.SUBMISSION_STALE_AFTER_S)
-    claimed = (
-        Submission.objects.filter(pk=submission_id)
-        .filter(
-            Q(status=Submission.Status.RECEIVED)
-            | Q(status=Submission.Status.PROCESSING, processing_started_at__lt=stale)
-        )
-        .update(
-            status=Submission.Status.PROCESSING,
-            processing_started_at=now,
-            attempts=F("attempts") + 1,
-        )
-    )
-    return claimed == 1
-
-
 def submissions_claim(*, submission_ids: Sequence[Any]) -> list[Any]:
-    """Take several submissions at once; returns the ids this caller now holds."""
+    """Take submissions for processing; returns the ids this caller now holds.
+
+    A submission is taken when it is ``received``, or stuck in ``processing``
+    longer than SUBMISSION_STALE_AFTER_S (its worker died). Rows another worker
+    has locked are skipped (SKIP LOCKED), so two workers split a backlog.
+    """
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.SUBMISSION_STALE_AFTER_S)
     with transaction.atomic():
@@ -83,7 +67,7 @@ def submission_process(*, submission_id: Any) -> Submission | None:
     Safe to run twice: the claim lets one worker in, and results are replaced
     in the same transaction that records the verdict.
     """
-    if not submission_claim(submission_id=submission_id):
+    if not submissions_claim(submission_ids=[submission_id]):
         return None
     return _process_claimed([Submission.objects.get(pk=submission_id)])[0]
 
@@ -110,7 +94,9 @@ def submission_process_with_backlog(*, submission_id: Any) -> list[Submission]:
     return submissions_process(submission_ids=[submission_id, *waiting])
 
 
-def submissions_process(*, submission_ids: Sequence[Any]) -> list[Submission]:
+def submissions_process(
+    *, submission_ids: Sequence[Any], refresh_rows: bool = True
+) -> list[Submission]:
     """:func:`submission_process` for many submissions, with one write per table.
 
     The bulk endpoint's task and the demo seeder go through here: each body is
@@ -118,14 +104,20 @@ def submissions_process(*, submission_ids: Sequence[Any]) -> list[Submission]:
     results of the whole batch are inserted together and committed once. When
     writing the batch fails, each submission is retried alone, so one bad
     apple costs only itself. Returns the submissions this call processed.
+
+    ``refresh_rows=False`` leaves the leaderboard rows marked for a later
+    refresh (the demo seeder refreshes once at the end of a big corpus).
     """
     ids = submissions_claim(submission_ids=submission_ids)
     if not ids:
         return []
-    return _process_claimed(list(Submission.objects.filter(pk__in=ids).order_by("received_at")))
+    claimed = list(Submission.objects.filter(pk__in=ids).order_by("received_at"))
+    return _process_claimed(claimed, refresh_rows=refresh_rows)
 
 
-def _process_claimed(submissions: list[Submission]) -> list[Submission]:
+def _process_claimed(
+    submissions: list[Submission], *, refresh_rows: bool = True
+) -> list[Submission]:
     profiles = Profile.objects.in_bulk()
     verdicts = [_checked(submission, profiles) for submission in submissions]
     try:
@@ -133,14 +125,17 @@ def _process_claimed(submissions: list[Submission]) -> list[Submission]:
             accepted = [v for v in verdicts if v.accepted]
             _store_results(accepted)
             _finish_all(verdicts)
-            if accepted:
-                submissions_accepted.send(
-                    sender=Submission, submission_ids=[v.submission.pk for v in accepted]
-                )
+            # Scores, their leaderboard entries and the marks of the rows to refresh; after
+            # the verdicts, as an entry is listed only once its submission is accepted.
+            scores.submissions_score(submission_ids=[v.submission.pk for v in accepted])
     except Exception:
         if len(submissions) > 1:
             logger.warning("writing a batch of %d failed; one by one", len(submissions))
-            return [out for one in submissions for out in _process_claimed([one])]
+            return [
+                out
+                for one in submissions
+                for out in _process_claimed([one], refresh_rows=refresh_rows)
+            ]
         logger.exception("processing submission %s failed", submissions[0].pk)
         submission_finish(
             submissions[0],
@@ -154,8 +149,9 @@ def _process_claimed(submissions: list[Submission]) -> list[Submission]:
                 )
             ],
         )
-    # After the commit, so the read side sees (and aggregates) committed results only.
-    submissions_processed.send(sender=Submission, submission_ids=[s.pk for s in submissions])
+    if refresh_rows:
+        # After the commit, so the rows aggregate committed entries only.
+        leaderboards.rows_refresh_after_commit()
     return submissions
 
 
@@ -174,7 +170,7 @@ class _Verdict:
 
 def _checked(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
     try:
-        return _Verdict(submission, *_check(submission, profiles))
+        return _check(submission, profiles)
     except Exception:
         logger.exception("checking submission %s failed", submission.pk)
         problem = Problem(
@@ -186,25 +182,12 @@ def _checked(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
         return _Verdict(submission, [problem], [], None, None)
 
 
-def _check(
-    submission: Submission, profiles: dict[Any, Profile]
-) -> tuple[list[Problem], list[Problem], Bundle | None, Profile | None]:
-    try:
-        doc = intake.bundle_document(
-            bytes(submission.raw), submission.content_type, settings.SUBMISSION_MAX_BYTES
-        )
-    except intake.IntakeError as exc:
-        return exc.problems, [], None, None
-    problems = document.validate_schema(doc, "bundle")
-    if problems:
-        return problems, [], None, None
-    bundle = document.bundle_from_dict(doc)
-    for run in bundle.runs:
-        if run.role is None:
-            run.role = "mesh"
-    found = consistency.check_bundle(bundle)
-    errors = [p for p in found if p.rule not in consistency.WARNING_RULES]
-    warnings = [p for p in found if p.rule in consistency.WARNING_RULES]
+def _check(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
+    """The whole reading of the stored bytes, and the profile the bundle names."""
+    read = read_fully(body=bytes(submission.raw), content_type=submission.content_type)
+    errors, warnings, bundle = read.errors, read.warnings, read.bundle
+    if bundle is None:  # unreadable, or refused before a bundle could be built
+        return _Verdict(submission, errors, warnings, None, None)
     profile = profiles.get(bundle.profile) if bundle.profile else None
     if profile is None:
         known = ", ".join(sorted(profiles))
@@ -217,7 +200,7 @@ def _check(
                 else f"the bundle names no profile; the standard profiles are: {known}",
             )
         )
-    return errors, warnings, bundle, profile
+    return _Verdict(submission, errors, warnings, bundle, profile)
 
 
 def _environments(verdicts: list[_Verdict]) -> list[tuple[Environment, Any]]:
@@ -311,7 +294,7 @@ def _store_results(verdicts: list[_Verdict]) -> None:
                 mesh_rows.append((i, row))
     copying = connection.vendor == "postgresql"
     if copying:  # ids first, so mesh rows can point at their baseline within one COPY
-        _assign_ids(Result, [*baselines.values(), *(row for _, row in mesh_rows)])
+        assign_ids(Result, [*baselines.values(), *(row for _, row in mesh_rows)])
     else:
         Result.objects.bulk_create(list(baselines.values()))
     for i, row in mesh_rows:
@@ -328,17 +311,6 @@ def _store_results(verdicts: list[_Verdict]) -> None:
         copy_rows(Result, [*baselines.values(), *(row for _, row in mesh_rows)])
     else:
         Result.objects.bulk_create([row for _, row in mesh_rows])
-
-
-def _assign_ids(model: type[Model], objects: list[Any]) -> None:
-    """Draw primary keys for these unsaved objects from their table's sequence, in one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, len(objects)],
-        )
-        for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
-            obj.pk = pk
 
 
 def _finish_all(verdicts: list[_Verdict]) -> None:
@@ -368,20 +340,3 @@ def submission_finish(
     submission.warnings = [p.as_dict() for p in warnings]
     submission.processed_at = timezone.now()
     submission.save(update_fields=["status", "errors", "warnings", "processed_at"])
-
-
-def copy_rows(model: type[Model], objects: list[Any]) -> None:
-    """``COPY`` these unsaved objects into their table (every concrete column, defaults and
-    ``auto_now_add`` applied as ``save()`` would)."""
-    fields = model._meta.concrete_fields
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    # psycopg's own cursor (Django's wrapper has no copy()), its errors turned into
-    # Django's as the wrapper would (a unique violation becomes IntegrityError).
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        raw = cursor.cursor
-        with raw.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj in objects:
-                copy.write_row(
-                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-                )

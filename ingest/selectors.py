@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from ingest.models import ApiToken, Environment, MeshConfig, Result, Submission
 
@@ -15,6 +17,21 @@ class FilterError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def submissions_stuck(*, older_than_s: int | None = None) -> Iterator[Any]:
+    """Ids of submissions still ``received``, or ``processing``, for longer than
+    ``older_than_s`` seconds (SUBMISSION_STALE_AFTER_S by default)."""
+    age = older_than_s if older_than_s is not None else settings.SUBMISSION_STALE_AFTER_S
+    cutoff = timezone.now() - dt.timedelta(seconds=age)
+    return (
+        Submission.objects.filter(
+            Q(status=Submission.Status.RECEIVED, received_at__lt=cutoff)
+            | Q(status=Submission.Status.PROCESSING, processing_started_at__lt=cutoff)
+        )
+        .values_list("pk", flat=True)
+        .iterator()
+    )
 
 
 def public_results() -> QuerySet[Result]:

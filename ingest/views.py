@@ -5,16 +5,31 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from ingest import intake, selectors, services
+from ingest import selectors, submissions
 from ingest.forms import UploadForm
 from ingest.models import Organization, Submission
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
+@csrf_exempt  # checked by _upload, once the body is kept
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
+    """Upload one SMP bundle file, or a baseline and a mesh output with what they measured.
+
+    A form of outputs is stored as the multipart body the browser sent, byte for
+    byte, like an API upload of the same form. The body has to be read before
+    Django parses the form (its CSRF check does), or it can no longer be read.
+    """
+    if request.method == "POST":
+        request.body  # noqa: B018 - read now, kept on the request
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
     organizations = Organization.objects.filter(membership__user_id=request.user.pk or 0)
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, organizations=organizations)
@@ -27,27 +42,16 @@ def upload(request: HttpRequest) -> HttpResponse:
                     "application/yaml" if name.endswith(YAML_SUFFIXES) else "application/json"
                 )
             else:
-                body, content_type = intake.encode_form(
-                    {
-                        "profile": data["profile"].pk,
-                        "mesh_type": data["mesh_type"],
-                        "mesh_version": data["mesh_version"],
-                        "mtls": "true" if data["mtls"] else "false",
-                    },
-                    {
-                        "baseline": [(data["baseline"].name, data["baseline"].read())],
-                        "mesh": [(data["mesh"].name, data["mesh"].read())],
-                    },
-                )
+                body, content_type = request.body, request.META.get("CONTENT_TYPE", "")
             try:
-                submission, _ = services.submission_create(
+                submission, _ = submissions.submission_create(
                     organization=data["organization"],
                     body=body,
                     content_type=content_type,
                     user=request.user,
                     source=Submission.Source.UPLOAD,
                 )
-            except services.SubmissionRefused as refused:
+            except submissions.SubmissionRefused as refused:
                 submission = refused.submission
             return redirect("submission-detail", submission_id=submission.pk)
     else:

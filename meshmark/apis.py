@@ -24,17 +24,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import selectors
-from ingest.auth import AnonReadThrottle
-from ingest.models import Result
+from ingest.models import Result, Score
 from ingest.normalize import RESOURCE_COLUMNS
-from ingest.problems import problem_response
 from meshmark.exports import results_csv
-from meshmark.models import Score
+from meshmark.problems import problem_response
+from meshmark.throttling import AnonReadThrottle
 from scoring import FORMULA_VERSION
 from scoring.preview import bundle_scores
 from smp.document import load_schema
 from smp.errors import Problem
-from smp.validate import validate_bytes
+from smp.submission import read_submission
 
 PREVIEW_MAX_BYTES = 5 * 1024 * 1024
 CSV_LIMIT = 10_000
@@ -293,8 +292,9 @@ class ScorePreviewApi(APIView):
         body = request._request.body
         if len(body) > PREVIEW_MAX_BYTES:
             return problem_response(413, f"the body is larger than {PREVIEW_MAX_BYTES} bytes")
-        report = validate_bytes(body, "smp")
-        if not report.ok or report.bundle is None:
+        # Read as an SMP document whatever the content type says, like the index reads it.
+        report = read_submission(body, format="smp")
+        if not report.ok or report.kind != "bundle" or report.bundle is None:
             problems = report.errors or [
                 Problem("", "bundle", "send an SMP bundle (environment, mesh_config, runs)")
             ]

@@ -9,15 +9,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest.auth import AnonReadThrottle
-from ingest.problems import problem_response
 from meshmark import exports, selectors
+from meshmark.problems import problem_response
+from meshmark.throttling import AnonReadThrottle
 from smp.errors import Problem
 
 LEADERBOARD_PARAMETERS = [
@@ -120,7 +120,11 @@ class CompareApi(APIView):
             OpenApiParameter("configs", str, required=True, description="mesh config ids: 3,7"),
             OpenApiParameter("environment_class", str),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            404: OpenApiResponse(description="an unknown profile or configuration"),
+            409: OpenApiResponse(description="the configurations share no comparability group"),
+        },
     )
     def get(self, request: Request) -> Response:
         try:

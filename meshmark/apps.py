@@ -8,8 +8,7 @@ class MeshmarkConfig(AppConfig):
     verbose_name = "MeshMark"
 
     def ready(self) -> None:
-        # Importing the Celery app here binds @shared_task to it in every process;
-        # importing the receivers connects them to ingest's signals.
-        from meshmark import celery, metrics, receivers  # noqa: F401
+        # Importing the Celery app here binds @shared_task to it in every process.
+        from meshmark import celery, metrics  # noqa: F401
 
         metrics.connect_celery_signals()

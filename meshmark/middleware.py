@@ -229,7 +229,7 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 def service_unavailable(detail: str, **extra: Any) -> HttpResponseBase:
     """A rendered ``503`` problem+json with ``Retry-After``, usable outside DRF views."""
     # Imported here: this module is loaded while logging is configured, before apps are.
-    from ingest.problems import PROBLEM_CONTENT_TYPE, ProblemJSONRenderer, problem_response
+    from meshmark.problems import PROBLEM_CONTENT_TYPE, ProblemJSONRenderer, problem_response
 
     retry_after = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER_S)
     response = problem_response(503, detail, headers={"Retry-After": retry_after}, **extra)

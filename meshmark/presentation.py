@@ -14,9 +14,8 @@ from typing import Any
 import markdown
 from django.conf import settings
 
-from ingest.models import Environment, Result
+from ingest.models import Environment, Result, Score
 from meshmark import selectors
-from meshmark.models import Score
 from scoring import NORMALIZED_LABEL, REFERENCE_PROBE, REFERENCE_SCORE
 from scoring.engine import CLASSES
 from scoring.normalize import RAW_LABEL

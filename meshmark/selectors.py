@@ -22,8 +22,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 
-from ingest.models import MeshConfig, Profile, Result
-from meshmark.models import LeaderboardEntry, LeaderboardRow
+from ingest.models import LeaderboardEntry, LeaderboardRow, MeshConfig, Profile, Result
 from scoring import FORMULA_VERSION
 from scoring.rows import ENTRY_COLUMNS, EntryColumns, row_values
 from scoring.stats import compare as compare_samples

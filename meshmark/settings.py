@@ -65,8 +65,15 @@ if _secret is None:
     _secret = "insecure-development-key-only-for-debug-mode"  # noqa: S105
 SECRET_KEY = _secret
 
+# Kubernetes: the pod's own address (downward API, POD_IP), so probes and scrapes
+# that reach the pod by IP pass the Host check.
 ALLOWED_HOSTS = [
-    h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    h.strip()
+    for h in [
+        *envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(","),
+        envstr("POD_IP", ""),
+    ]
+    if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
@@ -87,8 +94,16 @@ INSTALLED_APPS = [
     "meshmark",
 ]
 
+# Request ids first, so every log line and response carries one; metrics next, so
+# they time the whole stack; the CSP right after SecurityMiddleware and before
+# WhiteNoise, so static files get it too; the database-outage guard last, so its
+# process_exception runs first and an outage answers 503 (with Retry-After)
+# through every other middleware, never 500.
 MIDDLEWARE = [
+    "meshmark.middleware.RequestIdMiddleware",
+    "meshmark.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "meshmark.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "meshmark.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "meshmark.urls"
@@ -118,23 +134,20 @@ TEMPLATES = [
 
 # Persistent connections are checked before a request reuses them
 # (conn_health_checks), so one that a database restart closed is replaced rather
-# than failing the first request after the restart.
-_database_url = os.environ.get("DATABASE_URL")
-if _database_url:
-    DATABASES = {
-        "default": dj_database_url.parse(
+# than failing the first request after the restart. DATABASE_URL holds a password:
+# it may also come from a mounted file (DATABASE_URL_FILE), like SECRET_KEY.
+_database_url = envsecret("DATABASE_URL")
+DATABASES = {
+    "default": (
+        dj_database_url.parse(
             _database_url,
             conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
             conn_health_checks=True,
         )
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "meshmark.sqlite3"),
-        }
-    }
+        if _database_url
+        else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "meshmark.sqlite3")}
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -164,12 +177,38 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+
+# Throttles (ingest/auth.py, meshmark/throttling.py): submissions per token and,
+# token or not, per client address; anonymous reads per address. Views without their
+# own throttles get the anonymous one (the schema, profiles, ...). The client address
+# is REMOTE_ADDR, or with NUM_PROXIES=n (n proxies of ours append to X-Forwarded-For,
+# e.g. 1 behind the Kubernetes ingress) the n-th address from the right of that
+# header; 0 ignores it. A rate of "off" disables that throttle (benchmarks measure
+# the server, not it).
+def _rate(name: str, default: str) -> str | None:
+    value = envstr(name, default)
+    return None if value.lower() == "off" else value
+
+
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_SCHEMA_CLASS": "ingest.openapi.ProblemAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "meshmark.openapi.ProblemAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    # Every API error as application/problem+json.
+    "EXCEPTION_HANDLER": "meshmark.problems.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "submissions": _rate("THROTTLE_SUBMISSIONS", "600/minute"),
+        "submissions_ip": _rate("THROTTLE_SUBMISSIONS_IP", "1200/minute"),
+        "anon": _rate("THROTTLE_ANON", "600/minute"),
+    },
+    "DEFAULT_THROTTLE_CLASSES": ["meshmark.throttling.AnonReadThrottle"],
+    "NUM_PROXIES": envint("NUM_PROXIES", 0),
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    # `?format=` belongs to our exports (smp-json, smp-yaml), not to DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -183,11 +222,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Logs: one JSON object per line in production, readable lines in development;
+# either way every record carries the request id.
+LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "meshmark.middleware.JsonFormatter"},
+    },
+    "filters": {"request_id": {"()": "meshmark.middleware.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
 
@@ -247,41 +301,14 @@ CACHES = {
     )
 }
 
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "ingest.problems.exception_handler"
-
-
-# Throttles (ingest/auth.py): submissions per token and, token or not, per client
-# address; anonymous reads per address. Views without their own throttles get the
-# anonymous one (the schema, profiles, ...). The client address is REMOTE_ADDR, or
-# with NUM_PROXIES=n (n proxies of ours append to X-Forwarded-For, e.g. 1 behind the
-# Kubernetes ingress) the n-th address from the right of that header; 0 ignores it.
-# A rate of "off" disables that throttle (benchmarks measure the server, not it).
-def _rate(name: str, default: str) -> str | None:
-    value = envstr(name, default)
-    return None if value.lower() == "off" else value
-
-
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
-    "submissions": _rate("THROTTLE_SUBMISSIONS", "600/minute"),
-    "submissions_ip": _rate("THROTTLE_SUBMISSIONS_IP", "1200/minute"),
-    "anon": _rate("THROTTLE_ANON", "600/minute"),
-}
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["ingest.auth.AnonReadThrottle"]
-REST_FRAMEWORK["NUM_PROXIES"] = envint("NUM_PROXIES", 0)
-REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "rest_framework.pagination.LimitOffsetPagination"
-REST_FRAMEWORK["PAGE_SIZE"] = 50
-
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/upload"
 LOGOUT_REDIRECT_URL = "/"
-# `?format=` belongs to our exports (smp-json, smp-yaml), not to DRF's renderer switch.
-REST_FRAMEWORK["URL_FORMAT_OVERRIDE"] = None
 
-# --- Production hardening and observability (issue 8) ---
+# --- Production hardening and observability ---
 # What `manage.py check --deploy` asks for applies whenever DEBUG is off; each
 # switch can still be turned by its variable (e.g. SECURE_SSL_REDIRECT=false for
-# a trial over plain HTTP on localhost). Then request ids, JSON logs, the CSP
-# and /metrics. docs/operations.md explains each variable.
+# a trial over plain HTTP on localhost). docs/operations.md explains each variable.
 
 # HTTPS only: a year of HSTS by default. The preload flag only makes the domain
 # eligible for browsers' preload lists; submitting it is a separate, manual step.
@@ -337,35 +364,6 @@ PERMISSIONS_POLICY = ", ".join(
         "usb",
     )
 )
-# Kubernetes: the pod's own address (downward API), so probes and scrapes that
-# reach the pod by IP pass the Host check.
-_pod_ip = envstr("POD_IP", "")
-if _pod_ip:
-    ALLOWED_HOSTS.append(_pod_ip)
-# DATABASE_URL holds a password: it may also come from a mounted file
-# (DATABASE_URL_FILE), like SECRET_KEY.
-_database_url_secret = envsecret("DATABASE_URL")
-if _database_url_secret and _database_url_secret != _database_url:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            _database_url_secret,
-            conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
-
-# Request ids first, so every log line and response carries one; metrics next,
-# so they time the whole stack; the CSP right after SecurityMiddleware and before
-# WhiteNoise, so static files get it too.
-MIDDLEWARE.insert(0, "meshmark.middleware.RequestIdMiddleware")
-MIDDLEWARE.insert(1, "meshmark.metrics.MetricsMiddleware")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "meshmark.middleware.ContentSecurityPolicyMiddleware",
-)
-# Last, so its process_exception runs first and a database outage answers 503
-# (with Retry-After) through every other middleware, never 500.
-MIDDLEWARE.append("meshmark.middleware.DatabaseUnavailableMiddleware")
 DATABASE_UNAVAILABLE_RETRY_AFTER_S = envint("DATABASE_UNAVAILABLE_RETRY_AFTER_S", 5)
 
 # /metrics: on by default; METRICS_TOKEN (or METRICS_TOKEN_FILE) requires it as a
@@ -375,18 +373,5 @@ METRICS_ENABLED = envbool("METRICS_ENABLED", True)
 METRICS_TOKEN = envsecret("METRICS_TOKEN") or ""
 WORKER_HTTP_PORT = envint("WORKER_HTTP_PORT", 0)
 
-# Logs: one JSON object per line in production, readable lines in development;
-# either way every record carries the request id.
-LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
-if LOG_FORMAT not in {"plain", "json"}:
-    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
-_logging: dict[str, Any] = LOGGING
-_logging["formatters"]["plain"] = {
-    "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-}
-_logging["formatters"]["json"] = {"()": "meshmark.middleware.JsonFormatter"}
-_logging.setdefault("filters", {})["request_id"] = {"()": "meshmark.middleware.RequestIdFilter"}
-_logging["handlers"]["console"]["formatter"] = LOG_FORMAT
-_logging["handlers"]["console"]["filters"] = ["request_id"]
 # Celery workers log through the handler above (JSON too) instead of their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -14,7 +14,7 @@ from meshmark.middleware import allow_template_styles
 # A database error outside any view (a session save) answers 503, not 500.
 handler500 = "meshmark.middleware.server_error"
 # An unknown path under /api/ answers a problem (JSON), like every other API error.
-handler404 = "ingest.problems.not_found"
+handler404 = "meshmark.problems.not_found"
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -18,11 +18,19 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from ingest.models import Environment, Organization, Profile, Result, Submission
+from ingest.models import (
+    Environment,
+    LeaderboardEntry,
+    LeaderboardRow,
+    Organization,
+    Profile,
+    Result,
+    Score,
+    Submission,
+)
 from ingest.selectors import public_results
 from meshmark import selectors
 from meshmark.apis import with_current_scores
-from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
 from meshmark.presentation import (
     LATENCY_POINTS,
     SORT_COLUMNS,

@@ -34,6 +34,7 @@ import gc
 import json
 import os
 import random
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -167,9 +168,17 @@ def _cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def main() -> None:
-    """Print the figure as one JSON line (what the in-cluster calibration Job logs)."""
-    print(json.dumps({"probe": PROBE, "score": probe_score(), "unit": UNIT}), flush=True)
+def main(argv: list[str] | None = None) -> None:
+    """Print the figure as one JSON line (what the in-cluster calibration Job logs).
+
+    ``[REPETITIONS [OPS_PER_BATCH]]`` may follow on the command line (``python -c
+    SOURCE 1 2``): fewer, smaller batches for a quick check of the same code.
+    """
+    args = [int(a) for a in (sys.argv[1:] if argv is None else argv)]
+    repetitions = args[0] if args else REPETITIONS
+    ops_per_batch = args[1] if len(args) > 1 else OPS_PER_BATCH
+    figure = probe_score(repetitions=repetitions, ops_per_batch=ops_per_batch)
+    print(json.dumps({"probe": PROBE, "score": figure, "unit": UNIT}), flush=True)
 
 
 if __name__ == "__main__":

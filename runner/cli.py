@@ -76,9 +76,9 @@ def validate(file: str, format_name: str | None) -> None:
     Exits 0 when valid (warnings are printed but do not fail), 1 with each
     problem printed as `path: message`, 2 when the file cannot be read.
     """
-    from smp.validate import validate_bytes
+    from smp.submission import read_submission
 
-    report = validate_bytes(_read_input(file), format_name)
+    report = read_submission(_read_input(file), format=format_name, native_alone=True)
     for problem in report.warnings:
         click.echo(f"warning: {problem.path or '(document)'}: {problem.message}", err=True)
     if report.ok:

@@ -15,13 +15,13 @@ from smp.model import Bundle
 
 def load_bundle(data: bytes, name: str) -> Bundle:
     """The bundle in ``data``; ClickException with every problem when it is not a valid one."""
-    from smp.validate import validate_bytes
+    from smp.submission import read_submission
 
-    report = validate_bytes(data)
+    report = read_submission(data, native_alone=True)
     if report.errors:
         lines = [f"  {p.path or '(document)'}: {p.message} [{p.rule}]" for p in report.errors]
         raise click.ClickException(f"{name} is not a valid SMP bundle:\n" + "\n".join(lines))
-    if report.bundle is None:
+    if report.kind != "bundle" or report.bundle is None:
         raise click.ClickException(
             f"{name} is a single result, not a bundle: scoring needs a baseline run and a mesh "
             "run (write one with `smp-runner run`)"

@@ -36,9 +36,9 @@ def _resources(run: PerformanceTestResult) -> str:
 
 def summary_lines(bundle: Bundle, path: Path) -> list[str]:
     """Where the bundle is, whether it validates, and the headline figures of each run."""
-    from smp.validate import validate_bytes
+    from smp.submission import read_submission
 
-    report = validate_bytes(path.read_bytes())
+    report = read_submission(path.read_bytes(), native_alone=True)
     verdict = "valid SMP bundle" if report.ok else "INVALID bundle (see `smp-runner validate`)"
     lines = [f"wrote {path}: {verdict}"]
     for run in bundle.runs:

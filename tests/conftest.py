@@ -53,23 +53,23 @@ def bundle_factory() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def org(db: Any) -> Any:
-    from ingest import services
+    from ingest import tokens
 
-    return services.organization_create(slug="acme", name="Acme Platform Team")
+    return tokens.organization_create(slug="acme", name="Acme Platform Team")
 
 
 @pytest.fixture
 def other_org(db: Any) -> Any:
-    from ingest import services
+    from ingest import tokens
 
-    return services.organization_create(slug="globex", name="Globex")
+    return tokens.organization_create(slug="globex", name="Globex")
 
 
 @pytest.fixture
 def token(org: Any) -> Any:
-    from ingest import services
+    from ingest import tokens
 
-    return services.token_issue(organization=org, name="ci")
+    return tokens.token_issue(organization=org, name="ci")
 
 
 @pytest.fixture

@@ -57,3 +57,14 @@ def make_bundle(**overrides: Any) -> dict[str, Any]:
     for key, value in overrides.items():
         bundle[key] = value
     return copy.deepcopy(bundle)
+
+
+def multipart_form(
+    fields: dict[str, str], files: dict[str, list[tuple[str, bytes]]]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type, as a client would send it."""
+    from urllib3.filepost import encode_multipart_formdata
+
+    parts: list[tuple[str, Any]] = list(fields.items())
+    parts += [(name, entry) for name, entries in files.items() for entry in entries]
+    return encode_multipart_formdata(parts)

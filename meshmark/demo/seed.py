@@ -21,7 +21,6 @@ one submission per organization and content.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import time
 import uuid
@@ -31,12 +30,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import connections
 
-from ingest import intake, processing, services
+from ingest import leaderboards, processing, submissions, tokens
 from ingest.models import ApiToken, Organization, Submission
-from meshmark import aggregates
+from ingest.reading import read_at_door
 from meshmark.demo import DEFAULT_SEED, fleet
 from meshmark.demo.generate import DemoSubmission, generate
 
@@ -70,11 +68,11 @@ def organizations_ensure() -> dict[str, tuple[Organization, ApiToken]]:
     for spec in fleet.ORGANIZATIONS:
         organization = Organization.objects.filter(slug=spec.slug).first()
         if organization is None:
-            organization = services.organization_create(slug=spec.slug, name=spec.name)
+            organization = tokens.organization_create(slug=spec.slug, name=spec.name)
         token = organization.tokens.filter(name=TOKEN_NAME, revoked_at__isnull=True).first()
         if token is None:
             # The secret is not kept: the demo submits in-process, not over HTTP.
-            token, _secret = services.token_issue(organization=organization, name=TOKEN_NAME)
+            token, _secret = tokens.token_issue(organization=organization, name=TOKEN_NAME)
         out[spec.slug] = (organization, token)
     return out
 
@@ -93,7 +91,7 @@ def seed(
     ids: list[uuid.UUID] = []
     for item in generate(size, seed):
         organization, token = orgs[item.organization]
-        submission, created = services.submission_create(
+        submission, created = submissions.submission_create(
             organization=organization,
             body=item.body,
             content_type=CONTENT_TYPE,
@@ -125,8 +123,7 @@ def seed_bulk(
     started = time.perf_counter()
     organizations_ensure()
     if jobs <= 1:
-        with aggregates.refresh_deferred():
-            report = _seed_part(size, seed, batch_size, (0, 1), progress)
+        report = _seed_part(size, seed, batch_size, (0, 1), progress)
     else:
         report = SeedReport(size=size)
         connections.close_all()  # each child opens its own
@@ -140,17 +137,17 @@ def seed_bulk(
             report.duplicates += part.duplicates
             report.done += part.done
             report.statuses.update(part.statuses)
-    aggregates.rows_refresh_pending()
+    # Once for the whole corpus: refreshing after every batch re-reads every row again.
+    leaderboards.rows_refresh_pending()
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _seed_part_quietly(size: int, seed: int, batch_size: int, part: tuple[int, int]) -> SeedReport:
-    with aggregates.refresh_deferred():
-        try:
-            return _seed_part(size, seed, batch_size, part, None)
-        finally:
-            connections.close_all()
+    try:
+        return _seed_part(size, seed, batch_size, part, None)
+    finally:
+        connections.close_all()
 
 
 def _seed_part(
@@ -159,9 +156,8 @@ def _seed_part(
     report = SeedReport(size=size)
     started = time.perf_counter()
     orgs = organizations_ensure()
-    max_bytes = settings.SUBMISSION_MAX_BYTES
     for batch in _chunks(generate(size, seed, part), batch_size):
-        rows = [_submission_row(item, orgs, max_bytes) for item in batch]
+        rows = [_submission_row(item, orgs) for item in batch]
         known = {
             (org, digest): pk
             for org, digest, pk in Submission.objects.filter(
@@ -174,7 +170,9 @@ def _seed_part(
             pk__in=list(known.values()), status=Submission.Status.RECEIVED
         ).values_list("pk", flat=True)
         Submission.objects.bulk_create(fresh, batch_size=batch_size)
-        processing.submissions_process(submission_ids=[row.pk for row in fresh] + list(waiting))
+        processing.submissions_process(
+            submission_ids=[row.pk for row in fresh] + list(waiting), refresh_rows=False
+        )
         report.statuses.update(_statuses([row.pk for row in fresh] + list(known.values())))
         report.created += len(fresh)
         report.duplicates += len(rows) - len(fresh)
@@ -187,20 +185,16 @@ def _seed_part(
 
 
 def _submission_row(
-    item: DemoSubmission, orgs: dict[str, tuple[Organization, ApiToken]], max_bytes: int
+    item: DemoSubmission, orgs: dict[str, tuple[Organization, ApiToken]]
 ) -> Submission:
     """The row ``submission_create`` would write for this body (before processing)."""
     organization, token = orgs[item.organization]
-    return Submission(
+    return submissions.submission_build(
         organization=organization,
-        token=token,
-        source=Submission.Source.API,
-        raw=item.body,
+        body=item.body,
         content_type=CONTENT_TYPE,
-        size=len(item.body),
-        sha256=hashlib.sha256(item.body).hexdigest(),
-        content_digest=intake.content_digest(item.body, CONTENT_TYPE, max_bytes),
-        detected_format=intake.precheck(item.body, CONTENT_TYPE, max_bytes),
+        reading=read_at_door(body=item.body, content_type=CONTENT_TYPE),
+        token=token,
     )
 
 

@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from ingest import services
+from ingest import tasks, tokens
 from ingest.models import Result, Submission
 from meshmark.celery import app
 from tests.e2e.processes import stop_group
@@ -125,8 +125,8 @@ def _wait_all_done(ids: list[str], timeout_s: float, log: Path) -> dict[str, int
 
 
 def _client() -> Client:
-    org = services.organization_create(slug="acme")
-    _, secret = services.token_issue(organization=org)
+    org = tokens.organization_create(slug="acme")
+    _, secret = tokens.token_issue(organization=org)
     return Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
 
@@ -158,7 +158,7 @@ def test_uploads_keep_being_accepted_while_redis_is_down_and_the_backlog_drains(
         ids = [r.json()["id"] for r in responses]
         assert Submission.objects.filter(pk__in=ids).count() == 15  # all stored
         # Nobody re-sends: the periodic sweep re-queues what the outage left behind.
-        assert services.submission_sweep(older_than_s=0) >= 5
+        assert tasks.sweep_submissions(older_than_s=0) >= 5
         counts = _wait_all_done(ids, 90, log)
     finally:
         stop_group(worker)
@@ -190,7 +190,7 @@ def test_a_worker_killed_mid_batch_leaves_nothing_lost_or_duplicated(
     try:
         # Claims of the killed worker go stale; the sweep hands them out again.
         time.sleep(1.5)
-        services.submission_sweep(older_than_s=1)
+        tasks.sweep_submissions(older_than_s=1)
         counts = _wait_all_done(ids, 120, log)
     finally:
         stop_group(worker)

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
-from ingest.models import Organization, Result, Submission
-from meshmark.models import LeaderboardRow
+from ingest.models import LeaderboardRow, Organization, Result, Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -154,10 +153,10 @@ def test_bulk_uploads_need_a_token(db: Any) -> None:
 def test_an_insert_that_lost_a_race_keeps_the_winner_and_stores_the_rest(
     org: Organization, bundle_factory: Factory
 ) -> None:
-    from ingest import services
+    from ingest import submissions
 
     first, second = _bundles(bundle_factory, 2)
-    winner, _ = services.submission_create(
+    winner, _ = submissions.submission_create(
         organization=org, body=first, content_type="application/json"
     )
 
@@ -167,7 +166,7 @@ def test_an_insert_that_lost_a_race_keeps_the_winner_and_stores_the_rest(
                           size=len(body), sha256=digest, content_digest=digest)  # fmt: skip
 
     late, other = row(first), row(second)
-    stored = services.submissions_insert([late, other])  # COPY fails on the conflict
+    stored = submissions.submissions_insert([late, other])  # COPY fails on the conflict
 
     assert stored == {other.pk}
     assert set(Submission.objects.values_list("pk", flat=True)) == {winner.pk, other.pk}

@@ -14,9 +14,10 @@ import pytest
 import yaml
 from django.test import Client, override_settings
 
-from ingest import intake
+from ingest import reading
 from ingest.models import Result, Submission
 
+from ..factories import multipart_form
 from .conftest import make_bundle, make_run, post_json
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,7 @@ def test_a_lone_result_is_checked_by_its_own_paths(
 def test_an_overlong_form_field_is_refused(
     api: Client, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    body, content_type = intake.encode_form(
+    body, content_type = multipart_form(
         {"profile": "http-1k", "mesh_type": "istio", "mesh_version": "1" * 5000},
         {"baseline": [("b.json", b"{}")], "mesh": [("m.json", b"{}")]},
     )
@@ -176,7 +177,7 @@ def test_a_bundle_at_every_limit_is_accepted(
 
 def test_settings_cannot_raise_a_limit_past_the_schemas_cap() -> None:
     with override_settings(SUBMISSION_MAX_RUNS=500, SUBMISSION_MAX_HISTOGRAM_BUCKETS=50_000):
-        limits = intake.Limits.from_settings()
+        limits = reading.limits()
     assert (limits.max_runs, limits.max_histogram_buckets) == (100, 10_000)
 
 
@@ -186,12 +187,11 @@ def test_a_forms_environment_is_checked_as_a_document_not_as_one_text() -> None:
     assert len(environment) > 4096
     fields = {"profile": "http-1k", "mesh_type": "istio", "environment": environment}
     files = {"baseline": [("b.json", b"{}")], "mesh": [("m.json", b"{}")]}
-    body, content_type = intake.encode_form(fields, files)
-    assert intake.precheck(body, content_type, 10**6) == "multipart"
+    body, content_type = multipart_form(fields, files)
+    assert reading.read_at_door(body=body, content_type=content_type).format == "multipart"
     fields["environment"] = json.dumps({"labels": {"k": "v" * 5000}})
-    body, content_type = intake.encode_form(fields, files)
-    with pytest.raises(intake.IntakeError) as refused:
-        intake.precheck(body, content_type, 10**6)
-    assert rules({"errors": [p.as_dict() for p in refused.value.problems]}) == {
+    body, content_type = multipart_form(fields, files)
+    verdict = reading.read_at_door(body=body, content_type=content_type)
+    assert rules({"errors": [p.as_dict() for p in verdict.errors]}) == {
         ("environment.labels.k", "max-string-length")
     }

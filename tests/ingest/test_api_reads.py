@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.test import Client
 
-from ingest import services
+from ingest import moderation
 from ingest.models import Organization, Result
 
 from .conftest import post_json
@@ -74,10 +74,10 @@ def test_unlisted_results_and_organizations_leave_the_public_list(
 ) -> None:
     result = Result.objects.filter(role="mesh").first()
     assert result is not None
-    services.result_set_listed(result=result, listed=False, reason="duplicate run", actor=None)
+    moderation.result_set_listed(result=result, listed=False, reason="duplicate run", actor=None)
     assert Client().get("/api/v1/results").json()["count"] == 5
     assert Client().get(f"/api/v1/results/{result.pk}").status_code == 404
-    services.organization_set_listed(organization=org, listed=False, reason="spam", actor=None)
+    moderation.organization_set_listed(organization=org, listed=False, reason="spam", actor=None)
     assert Client().get("/api/v1/results").json()["count"] == 0
     result.refresh_from_db()
     assert result.unlisted_reason == "duplicate run"  # kept, not deleted
@@ -87,7 +87,7 @@ def test_unlisting_needs_a_reason(corpus: list[str]) -> None:
     result = Result.objects.first()
     assert result is not None
     with pytest.raises(ValueError, match="needs a reason"):
-        services.result_set_listed(result=result, listed=False, reason=" ", actor=None)
+        moderation.result_set_listed(result=result, listed=False, reason=" ", actor=None)
 
 
 def test_a_result_exports_as_smp_json_and_yaml(corpus: list[str]) -> None:
@@ -107,12 +107,12 @@ def test_a_result_exports_as_smp_json_and_yaml(corpus: list[str]) -> None:
 
 
 def test_the_exported_result_validates_with_the_smp_library(corpus: list[str]) -> None:
-    from smp.validate import validate_bytes
+    from smp.submission import read_submission
 
     result = Result.objects.filter(role="mesh").first()
     assert result is not None
     exported = Client().get(f"/api/v1/results/{result.pk}", {"format": "smp-yaml"}).content
-    report = validate_bytes(exported)
+    report = read_submission(exported, native_alone=True)
     assert report.ok, report.problems
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from ingest import services
+from ingest import tokens
 from ingest.models import ApiToken, Environment, MeshConfig, Organization, Result, Submission
 
 from .conftest import make_run, post_json
@@ -108,7 +108,7 @@ def test_another_organization_may_submit_the_same_bytes(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     submit(api, django_capture_on_commit_callbacks, bundle_factory())
-    _, secret = services.token_issue(organization=other_org)
+    _, secret = tokens.token_issue(organization=other_org)
     other = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     response = submit(other, django_capture_on_commit_callbacks, bundle_factory())
     assert response.status_code == 202
@@ -152,7 +152,7 @@ def test_it_answers_401_without_a_valid_token(
 def test_a_revoked_token_is_refused(
     api: Client, token: tuple[ApiToken, str], bundle_factory: Callable[..., dict[str, Any]]
 ) -> None:
-    services.token_revoke(token=token[0])
+    tokens.token_revoke(token=token[0])
     response = post_json(api, bundle_factory())
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
@@ -337,7 +337,7 @@ def test_submissions_of_other_organizations_are_not_visible(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     created = submit(api, django_capture_on_commit_callbacks, bundle_factory()).json()
-    _, secret = services.token_issue(organization=other_org)
+    _, secret = tokens.token_issue(organization=other_org)
     assert Client(HTTP_AUTHORIZATION=f"Bearer {secret}").get(created["url"]).status_code == 404
     assert Client().get(created["url"]).status_code == 404
 

@@ -16,7 +16,7 @@ import redis
 from django.conf import settings
 from django.test import Client
 
-from ingest import services
+from ingest import tokens
 from ingest.models import Result, Submission
 from meshmark.celery import app
 
@@ -104,8 +104,8 @@ def _wait_until_done(ids: list[str], log: Path) -> dict[str, str]:
 def test_a_real_worker_processes_submissions_through_redis(
     worker: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    org = services.organization_create(slug="acme")
-    _, secret = services.token_issue(organization=org)
+    org = tokens.organization_create(slug="acme")
+    _, secret = tokens.token_issue(organization=org)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     ids = []
     for i in range(8):
@@ -130,10 +130,10 @@ def test_a_real_worker_processes_submissions_through_redis(
 def test_a_bulk_upload_is_processed_in_batches_by_real_workers(
     worker: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    from meshmark.models import LeaderboardRow, PendingRefresh
+    from ingest.models import LeaderboardRow, PendingRefresh
 
-    org = services.organization_create(slug="acme")
-    _, secret = services.token_issue(organization=org)
+    org = tokens.organization_create(slug="acme")
+    _, secret = tokens.token_issue(organization=org)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     lines = [
         json.dumps(make_bundle(labels={"n": str(i)}), separators=(",", ":")) for i in range(120)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from ingest import processing, services
+from ingest import processing, submissions, tasks
 from ingest.models import ApiToken, AuditEvent, Organization, Result, Submission
 
 from .conftest import make_bundle, post_json
@@ -104,7 +104,7 @@ def test_the_sweep_requeues_stuck_submissions_and_they_finish(
     crashed = _stored(org, make_bundle(labels={"n": "2"}), status="processing")
     Submission.objects.filter(pk=crashed.pk).update(processing_started_at=old)
     fresh = _stored(org, make_bundle(labels={"n": "3"}))
-    assert services.submission_sweep() == 2  # eager mode: processed right away
+    assert tasks.sweep_submissions() == 2  # eager mode: processed right away
     statuses = dict(Submission.objects.values_list("pk", "status"))
     assert statuses[lost.pk] == "accepted"
     assert statuses[crashed.pk] == "accepted"
@@ -116,7 +116,7 @@ def test_the_sweep_requeues_stuck_submissions_and_they_finish(
 def test_a_submission_being_processed_is_not_claimed_twice(org: Organization) -> None:
     submission = _stored(org, make_bundle(), status="processing")
     Submission.objects.filter(pk=submission.pk).update(processing_started_at=timezone.now())
-    assert processing.submission_claim(submission_id=submission.pk) is False
+    assert processing.submissions_claim(submission_ids=[submission.pk]) == []
 
 
 def test_an_unexpected_fault_rejects_with_a_reason_and_keeps_the_bytes(
@@ -165,7 +165,7 @@ def test_a_worker_task_takes_the_waiting_backlog_in_one_batch(
     ids = []
     for i in range(12):  # stored, never queued (the commit hooks do not run here)
         body = json.dumps(make_bundle(labels={"n": str(i)})).encode()
-        submission, _ = services.submission_create(
+        submission, _ = submissions.submission_create(
             organization=org, body=body, content_type="application/json"
         )
         ids.append(submission.pk)

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from ingest import auth, services
+from ingest import auth, tokens
 from ingest.models import ApiToken, Organization, Submission
 
 from .conftest import make_bundle, post_json
@@ -108,7 +108,7 @@ def test_one_address_shares_one_submission_budget_across_tokens(
     api: Client, org: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates(submissions_ip="2/minute"))
-    _, secret = services.token_issue(organization=org, name="second")
+    _, secret = tokens.token_issue(organization=org, name="second")
     second = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert submit(api, 1).status_code == 202
     assert submit(second, 2).status_code == 202

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from ingest import intake
 from ingest.models import Membership, Organization, Result, Submission
 
 from ..conftest import sample_files
+from ..factories import multipart_form
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ Capture = Callable[..., Any]
 def _multipart(api: Client, capture: Capture, baseline: bytes, mesh: bytes, **fields: str) -> Any:
     form = {"profile": "http-1k", "mesh_type": "istio", "mesh_version": "1.24.1", "mtls": "true"}
     form.update(fields)
-    body, content_type = intake.encode_form(
+    body, content_type = multipart_form(
         form, {"baseline": [("baseline.out", baseline)], "mesh": [("mesh.out", mesh)]}
     )
     with capture(execute=True):
@@ -62,7 +62,7 @@ def test_the_same_files_uploaded_twice_are_one_submission(
 def test_a_form_missing_fields_is_refused_naming_each(
     api: Client, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    body, content_type = intake.encode_form({"mtls": "maybe"}, {"mesh": [("m", b"{}")]})
+    body, content_type = multipart_form({"mtls": "maybe"}, {"mesh": [("m", b"{}")]})
     response = api.post("/api/v1/submissions", data=body, content_type=content_type)
     assert response.status_code == 400
     paths = {(e["path"], e["rule"]) for e in response.json()["errors"]}
@@ -85,21 +85,87 @@ def test_an_environment_field_is_validated_by_path(
     assert any(e["path"].startswith("environment.node[0].cores") for e in submission.errors)
 
 
+# What each shared sample is, and so what the index must answer (samples/SOURCES.md):
+# - as a raw body, a tool's JSON output is refused 415 with a hint naming the tool; text
+#   outputs, and a JSON list, are not SMP documents at all and are refused 400 malformed;
+# - as the baseline and mesh files of a form, an output of one run is accepted; a file
+#   that holds several runs is rejected "one-run"; a file no reader understands (a k6
+#   script, nighthawk's golden renderings other than its JSON and fortio ones, hlogs of
+#   an old encoding) is rejected "readable".
+TOOL_JSON = {
+    "fortio/fortio_0.8.1_http_golden.json": "fortio",
+    "fortio/fortio_0.9.0_grpc_ping_readme.json": "fortio",
+    "fortio/fortio_1.57.3_http_iter8.json": "fortio",
+    "fortio/fortio_readme_http_rest_result.json": "fortio",
+    "fortio/nighthawk_samples_fortio_large.json": "fortio",
+    "fortio/nighthawk_samples_fortio_small.json": "fortio",
+    "fortio/nighthawk_transform_fortio_early.json": "fortio",
+    "k6/handle_summary_data.json": "k6",
+    "k6/summary_export.json": "k6",
+    "nighthawk/big_sample.json": "nighthawk",
+    "nighthawk/circllhist_proto_json.gold": "nighthawk",
+    "nighthawk/full_sample.json": "nighthawk",
+    "nighthawk/hdr_proto_json.gold": "nighthawk",
+    "nighthawk/large-sample.json": "nighthawk",
+    "nighthawk/output_formatter.json.gold": "nighthawk",
+    "nighthawk/output_formatter.medium.fortio-noquirks.gold": "fortio",
+    "nighthawk/output_formatter.medium.fortio.gold": "fortio",
+    "nighthawk/percentile-column-overflow.json": "nighthawk",
+}
+SEVERAL_RUNS = {
+    "hdrhistogram/tagged-Log.logV2.hlog",
+    "istio-tools/benchmark.csv",
+    "meshery/meshery-results-fortio.json",
+}
+UNREADABLE = {
+    "hdrhistogram/raphael.hlog",
+    "k6/script.js",
+    "nighthawk/circllhist_proto_json.gold",
+    "nighthawk/hdr_proto_json.gold",
+    "nighthawk/output_formatter.csv.gold",
+    "nighthawk/output_formatter.dotted.gold",
+    "nighthawk/output_formatter.json.gold",
+    "nighthawk/output_formatter.medium.proto.gold",
+    "nighthawk/output_formatter.prometheus.gold",
+    "nighthawk/output_formatter.txt.gold",
+    "nighthawk/output_formatter.yaml.gold",
+    "nighthawk/percentile-column-overflow.json",
+    "nighthawk/percentile-column-overflow.txt.gold",
+}
+
+
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_shared_sample_ends_accepted_or_rejected_never_500(
+def test_every_shared_sample_gets_the_answer_its_kind_deserves(
     api: Client, path: Path, django_capture_on_commit_callbacks: Capture
 ) -> None:
+    name = f"{path.parent.name}/{path.name}"
     data = path.read_bytes()
+
     as_body = _post_raw(api, django_capture_on_commit_callbacks, data)
+    refusal = as_body.json()
+    stored = Submission.objects.get(pk=refusal["submission"]["id"])
+    assert stored.status == "rejected" and bytes(stored.raw) == data
+    if name in TOOL_JSON:
+        assert as_body.status_code == 415, refusal
+        assert [e["rule"] for e in refusal["errors"]] == ["unsupported-format"]
+        assert refusal["errors"][0]["message"].startswith(f"this is {TOOL_JSON[name]} output")
+    else:
+        assert as_body.status_code == 400, refusal
+        assert [e["rule"] for e in refusal["errors"]] == ["malformed"]
+
     as_pair = _multipart(api, django_capture_on_commit_callbacks, data, data)
-    for response in (as_body, as_pair):
-        assert response.status_code in (200, 202, 400, 415), response.content
-        body = response.json()
-        sub_id = body.get("id") or body.get("submission", {}).get("id")
-        submission = Submission.objects.get(pk=sub_id)
-        assert submission.status in ("accepted", "rejected")
-        if submission.status == "rejected":
-            assert submission.errors and all(e["message"] for e in submission.errors)
+    assert as_pair.status_code == 202, as_pair.content
+    submission = Submission.objects.get(pk=as_pair.json()["id"])
+    rules = {e["rule"] for e in submission.errors}
+    if name in SEVERAL_RUNS:
+        assert (submission.status, rules) == ("rejected", {"one-run"})
+    elif name in UNREADABLE:
+        assert (submission.status, rules) == ("rejected", {"readable"})
+    else:
+        assert submission.status == "accepted", submission.errors
+        baseline, mesh = submission.results.order_by("run_index")
+        assert (baseline.role, mesh.role) == ("baseline", "mesh")
+        assert mesh.baseline == baseline and mesh.p50_ms == baseline.p50_ms
 
 
 def _post_raw(api: Client, capture: Capture, data: bytes) -> Any:

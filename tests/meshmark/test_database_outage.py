@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.test import Client, RequestFactory, override_settings
 
 from ingest.models import Submission
@@ -106,7 +106,19 @@ def test_the_500_handler_keeps_500_for_every_other_error() -> None:
     assert response.status_code == 500
 
 
-def test_persistent_connections_are_health_checked_before_reuse() -> None:
-    database = settings.DATABASES["default"]
-    assert database["CONN_MAX_AGE"] == 60
-    assert database["CONN_HEALTH_CHECKS"] is True
+@pytest.mark.django_db(transaction=True)
+def test_a_persistent_connection_the_server_dropped_is_replaced_not_failed() -> None:
+    """A restart (here: the server ends our session) must not fail the next request: the
+    pooled connection is checked before reuse and replaced (CONN_HEALTH_CHECKS)."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (before,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    with psycopg.connect(**{**params, "autocommit": True}) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [before])
+    close_old_connections()  # what Django does when the next request starts
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (after,) = cursor.fetchone()
+    assert after != before

@@ -21,16 +21,16 @@ import pytest
 from click.testing import CliRunner
 from django.core.management import call_command
 
-from ingest.models import Result, Submission
+from ingest.models import Result, Score, Submission
 from meshmark.cli import cli
 from meshmark.demo import catalog
 from meshmark.demo.generate import generate
 from meshmark.demo.plan import expected, plan, variants
 from meshmark.demo.seed import seed, seed_bulk
-from meshmark.models import Score
 from scoring.stats import outlier_mask
-from smp import consistency, validate
+from smp import consistency
 from smp.readers import fortio
+from smp.submission import read_submission
 
 Capture = Callable[..., Any]
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_every_fortio_output_reads_back_and_passes_the_consistency_rules() -> No
 
 def test_every_bundle_validates_without_warnings() -> None:
     for item in generate(60):
-        report = validate.validate_bytes(item.body)
+        report = read_submission(item.body, native_alone=True)
         assert report.kind == "bundle"
         assert report.problems == [], (item.index, [str(p) for p in report.problems])
 

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ingest import services as ingest_services
-from ingest.models import MeshConfig, Organization, Result
-from meshmark import aggregates, selectors
-from meshmark.models import LeaderboardEntry, LeaderboardRow, Score
+from ingest import leaderboards, moderation, scores
+from ingest.models import LeaderboardEntry, LeaderboardRow, MeshConfig, Organization, Result, Score
+from meshmark import selectors
 from scoring import FORMULA_VERSION
 from tests.pipeline import ISTIO, LINKERD, accept, seed_corpus
 
@@ -95,14 +94,14 @@ def test_a_new_result_updates_its_row_in_the_accepting_transaction(
 def test_unlisting_removes_a_result_from_its_row(corpus: None) -> None:
     result = Result.objects.filter(mesh_config__mesh_type="istio").first()
     assert result is not None
-    ingest_services.result_set_listed(result=result, listed=False, reason="bad", actor=None)
+    moderation.result_set_listed(result=result, listed=False, reason="bad", actor=None)
     assert LeaderboardRow.objects.get(mesh_config__mesh_type="istio").results == 5
-    ingest_services.result_set_listed(result=result, listed=True, reason="ok", actor=None)
+    moderation.result_set_listed(result=result, listed=True, reason="ok", actor=None)
     assert LeaderboardRow.objects.get(mesh_config__mesh_type="istio").results == 6
 
 
 def test_unlisting_an_organization_drops_its_rows(corpus: None, other_org: Organization) -> None:
-    ingest_services.organization_set_listed(
+    moderation.organization_set_listed(
         organization=other_org, listed=False, reason="spam", actor=None
     )
     linkerd = LeaderboardRow.objects.get(mesh_config__mesh_type="linkerd")
@@ -118,7 +117,7 @@ def test_a_rebuild_reproduces_the_incremental_rows(corpus: None) -> None:
     incremental = snapshot()
     LeaderboardRow.objects.all().delete()
     LeaderboardEntry.objects.all().delete()
-    assert aggregates.leaderboards_rebuild() == 3
+    assert leaderboards.leaderboards_rebuild() == 3
     rebuilt = snapshot()
     assert [r[:2] for r in rebuilt] == [r[:2] for r in incremental]
     assert [r[2:] for r in rebuilt] == [pytest.approx(r[2:]) for r in incremental]
@@ -129,10 +128,8 @@ def test_partial_scores_are_ranked_apart(corpus: None, org: Organization) -> Non
     submission = accept(org, config=doc_config, p50=1.3, p99=4.0, n=7)
     Result.objects.filter(submission=submission).update(app_mem_mb=None, sidecar_mem_mb=None,
                                                        control_plane_mem_mb=None)  # fmt: skip
-    from meshmark import services
-
-    services.results_score(result_ids=list(submission.results.values_list("pk", flat=True)))
-    aggregates.rows_refresh_pending()  # what the pipeline does once the scores commit
+    scores.results_score(result_ids=list(submission.results.values_list("pk", flat=True)))
+    leaderboards.rows_refresh_pending()  # what the pipeline does once the scores commit
     current = board()
     assert "kuma" not in {r.mesh_type for r in current.rows}
     assert [r.mesh_type for r in current.partial_rows] == ["kuma"]
@@ -144,13 +141,13 @@ def test_the_sql_rebuild_of_entries_matches_the_incremental_entries(
     # Cover the flags the SQL computes: an unlisted result, a partial score.
     unlisted = LeaderboardEntry.objects.filter(profile_id="http-1k").first()
     assert unlisted is not None
-    ingest_services.result_set_listed(
+    moderation.result_set_listed(
         result=unlisted.result, listed=False, reason="broken run", actor=None
     )
     Score.objects.filter(pk=LeaderboardEntry.objects.last().score_id).update(  # type: ignore[union-attr]
         classes={"latency": 0.9, "cpu": None}
     )
-    aggregates.leaderboards_update(score_ids=Score.objects.values_list("pk", flat=True))
+    leaderboards.leaderboards_update(score_ids=Score.objects.values_list("pk", flat=True))
     fields = [f.name for f in LeaderboardEntry._meta.concrete_fields if f.name not in ("id",)]
 
     def snapshot() -> list[tuple[Any, ...]]:
@@ -161,7 +158,7 @@ def test_the_sql_rebuild_of_entries_matches_the_incremental_entries(
     assert any(not row[fields.index("listed")] for row in incremental)
     LeaderboardEntry.objects.all().delete()
 
-    written = aggregates.entries_sync_all(version=FORMULA_VERSION)
+    written = leaderboards.entries_sync_all(version=FORMULA_VERSION)
 
     assert written == len(incremental)
     rebuilt = snapshot()
@@ -295,12 +292,12 @@ def test_the_leaderboard_api_is_cached_until_a_result_changes_it(
 def test_a_failed_refresh_leaves_its_marks_for_the_next_one(
     org: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meshmark.models import PendingRefresh
+    from ingest.models import PendingRefresh
 
     def broken(**kwargs: Any) -> int:
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(aggregates, "rows_refresh", broken)
+    monkeypatch.setattr(leaderboards, "rows_refresh", broken)
     submission = accept(org, config=ISTIO, p50=1.6, p99=5.0, n=1)  # does not raise
     assert submission.status == "accepted"
     assert PendingRefresh.objects.count() == 1
@@ -314,13 +311,13 @@ def test_a_failed_refresh_leaves_its_marks_for_the_next_one(
 
 
 def test_a_rebuild_leaves_no_refresh_pending(corpus: None) -> None:
-    from meshmark.models import PendingRefresh
+    from ingest.models import PendingRefresh
 
     entry = LeaderboardEntry.objects.first()
     assert entry is not None
     # A mark committed while the rebuild held the lock: its own refresh found it taken.
-    aggregates.rows_mark(keys=[aggregates._entry_key(entry)])
+    leaderboards.rows_mark(keys=[leaderboards.RowKey.of(entry)])
 
-    assert aggregates.leaderboards_rebuild(entries=False) == 3
+    assert leaderboards.leaderboards_rebuild(entries=False) == 3
 
     assert not PendingRefresh.objects.exists()

@@ -12,9 +12,9 @@ import pytest
 from django.template.defaultfilters import floatformat
 from django.test import Client
 
-from ingest import services as ingest_services
+from ingest import leaderboards, moderation, scores
 from ingest.models import Environment, MeshConfig, Organization, Result, Submission
-from meshmark import aggregates, services, views
+from meshmark import views
 from tests import pipeline
 
 pytestmark = pytest.mark.django_db
@@ -175,8 +175,8 @@ def test_partial_rows_are_shown_apart_with_what_they_lack(corpus: None, org: Org
     Result.objects.filter(submission=submission).update(
         app_mem_mb=None, sidecar_mem_mb=None, control_plane_mem_mb=None
     )
-    services.results_score(result_ids=list(submission.results.values_list("pk", flat=True)))
-    aggregates.rows_refresh_pending()  # what the pipeline does once the scores commit
+    scores.results_score(result_ids=list(submission.results.values_list("pk", flat=True)))
+    leaderboards.rows_refresh_pending()  # what the pipeline does once the scores commit
     page = text(Client().get("/leaderboards/http-1k"))
     assert "Ranked apart: incomplete scores" in page
     partial = page.split("Ranked apart")[1]
@@ -230,7 +230,7 @@ def test_a_missing_mue_is_marked_on_the_result_page(corpus: None) -> None:
     result = mesh_result("cilium")
     Result.objects.filter(pk=result.pk).update(app_mem_mb=None, sidecar_mem_mb=None,
                                               control_plane_mem_mb=None)  # fmt: skip
-    services.results_score(result_ids=[result.pk])
+    scores.results_score(result_ids=[result.pk])
     page = text(Client().get(f"/results/{result.pk}"))
     assert "memory_app_share missing" in page
     assert "partial" in page
@@ -247,7 +247,7 @@ def test_a_baseline_result_page_links_its_mesh_runs(corpus: None) -> None:
 def test_unknown_and_unlisted_results_are_not_found(corpus: None) -> None:
     assert Client().get("/results/999999").status_code == 404
     result = mesh_result("istio")
-    ingest_services.result_set_listed(result=result, listed=False, reason="bad", actor=None)
+    moderation.result_set_listed(result=result, listed=False, reason="bad", actor=None)
     assert Client().get(f"/results/{result.pk}").status_code == 404
 
 
@@ -274,7 +274,7 @@ def test_the_raw_submission_is_served_verbatim_only_when_its_results_are_public(
     assert Client().get("/submissions/00000000-0000-0000-0000-000000000000/raw").status_code == 404
 
     for run in submission.results.all():
-        ingest_services.result_set_listed(result=run, listed=False, reason="spam", actor=None)
+        moderation.result_set_listed(result=run, listed=False, reason="spam", actor=None)
     assert Client().get(f"/submissions/{submission.pk}/raw").status_code == 404
 
 
@@ -282,7 +282,7 @@ def test_a_raw_submission_of_an_unlisted_organization_is_not_served(
     corpus: None, org: Organization
 ) -> None:
     submission = mesh_result("istio").submission
-    ingest_services.organization_set_listed(organization=org, listed=False, reason="x", actor=None)
+    moderation.organization_set_listed(organization=org, listed=False, reason="x", actor=None)
     assert Client().get(f"/submissions/{submission.pk}/raw").status_code == 404
 
 
@@ -376,7 +376,7 @@ def test_the_organization_page_lists_its_public_results(
     assert "Accepted submissions 15" in page and "Mesh runs 15" in page
     assert "Mesh configurations 3" in page
     assert Client().get("/organizations/nobody").status_code == 404
-    ingest_services.organization_set_listed(
+    moderation.organization_set_listed(
         organization=other_org, listed=False, reason="spam", actor=None
     )
     assert Client().get("/organizations/globex").status_code == 404
@@ -398,7 +398,7 @@ def test_an_environment_without_public_results_is_not_found(
     corpus: None, org: Organization
 ) -> None:
     environment = Environment.objects.get()
-    ingest_services.organization_set_listed(organization=org, listed=False, reason="x", actor=None)
+    moderation.organization_set_listed(organization=org, listed=False, reason="x", actor=None)
     Organization.objects.filter(slug="globex").update(is_listed=False)
     assert Client().get(f"/environments/{environment.pk}").status_code == 404
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from runner.cli import cli
 from runner.k8s import extract_json
-from smp.validate import validate_bytes
+from smp.submission import read_submission
 
 from ..conftest import SAMPLES
 from .fake_kube import FakeApiServer, FakeCluster, JobOutcome
@@ -62,7 +62,7 @@ def test_it_runs_both_phases_and_writes_a_valid_bundle(
 ) -> None:
     result, out = run_k8s(api, tmp_path, "--mesh", "istio", "--mtls")
     assert result.exit_code == 0, result.output
-    report = validate_bytes(out.read_bytes())
+    report = read_submission(out.read_bytes(), native_alone=True)
     assert report.ok, [str(p) for p in report.errors]
     bundle = report.bundle
     assert bundle is not None
@@ -237,7 +237,7 @@ def test_it_reads_resources_from_prometheus_over_the_trimmed_window(
         f'container=~"istio-proxy"}}[50s])) * 1000' in texts
     )
     assert any('namespace="istio-system",pod=~"istiod-.*"' in q for q in texts)
-    bundle = validate_bytes(out.read_bytes()).bundle
+    bundle = read_submission(out.read_bytes(), native_alone=True).bundle
     assert bundle is not None
     sidecar = bundle.runs[1].resources.sidecar  # type: ignore[union-attr]
     assert sidecar is not None and (sidecar.count, sidecar.cpu_mcores) == (2, 123.5)

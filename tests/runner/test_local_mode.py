@@ -19,7 +19,7 @@ from runner.cli import cli
 from runner.processes import descendants
 from runner.tools import check_tool, run_tool
 from smp.model import Bundle
-from smp.validate import validate_bytes
+from smp.submission import read_submission
 
 PHASE = ["--duration", "2s", "--warmup", "0.5s"]
 
@@ -31,7 +31,7 @@ def run_local(tmp_path: Path, *extra: str) -> Bundle:
     )
     assert result.exit_code == 0, result.output
     assert f"wrote {out}: valid SMP bundle" in result.output
-    report = validate_bytes(out.read_bytes())
+    report = read_submission(out.read_bytes(), native_alone=True)
     assert report.ok, [f"{p.path}: {p.message}" for p in report.errors]
     assert report.bundle is not None
     return report.bundle

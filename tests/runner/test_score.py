@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import cli
-from scoring.engine import score_pair
-from smp import document
+from smp.model import Bundle, Calibration, EnvironmentConfig, Node
 
 from ..factories import make_bundle
-
-CALIBRATED = {
-    "kubernetes_version": "v1.30.2",
-    "node": [{"type": "n2-standard-8", "cores": 8, "mem_mb": 32768, "arch": "amd64", "count": 3}],
-    "calibration": {"probe": "meshmark-cpu/1", "score": 2000.0, "unit": "ops/s"},
-}
+from ..scoring.test_engine import example_baseline, example_mesh, example_mesh_config
 
 
 def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
@@ -28,46 +23,55 @@ def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def test_it_prints_the_score_the_classes_and_the_normalized_figures(tmp_path: Path) -> None:
-    doc = make_bundle(environment=CALIBRATED)
-    result = CliRunner().invoke(cli, ["score", str(write(tmp_path, doc))])
-    assert result.exit_code == 0, result.output
-    bundle = document.bundle_from_dict(doc)
-    expected = score_pair(
-        bundle.runs[0],
-        bundle.runs[1],
-        mesh_config=bundle.mesh_config,
-        environment=bundle.environment,
+def worked_example(tmp_path: Path) -> Path:
+    """The bundle of docs/meshmark.md, section 8, as `smp-runner run` would write it."""
+    bundle = Bundle(
+        profile="http-1k",
+        environment=EnvironmentConfig(
+            kubernetes_version="v1.30.2",
+            node=[Node(type="n2-standard-4", cores=4, mem_mb=16384, arch="amd64", count=3)],
+            calibration=Calibration(probe="meshmark-cpu/1", score=1250.0),
+        ),
+        mesh_config=example_mesh_config(),
+        runs=[example_baseline(), example_mesh()],
     )
-    assert expected.score is not None
-    assert f"MeshMark {expected.score:.1f} / 100" in result.output
-    assert "istio 1.24.1 mTLS profile http-1k" in result.output
-    for cls in ("latency", "throughput", "cpu", "memory"):
-        assert f"\n  {cls} " in result.output
+    return write(tmp_path, bundle.to_dict())
+
+
+def test_it_prints_the_worked_example_score_classes_and_normalized_figures(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(cli, ["score", str(worked_example(tmp_path))])
+    assert result.exit_code == 0, result.output
+    # docs/meshmark.md, section 8: 74.757778, classes 0.731250 / 0.992394 / 0.666667 / 0.6.
+    assert "MeshMark 74.8 / 100" in result.output
+    assert "istio 1.24.0 mTLS profile http-1k" in result.output
+    for cls, value in (("latency", "0.731"), ("throughput", "0.992"), ("cpu", "0.667")):
+        assert re.search(rf"\n  {cls} +{value}", result.output), (cls, result.output)
+    assert re.search(r"\n  memory +0.600", result.output), result.output
     assert "normalized to the reference machine" in result.output
-    assert "calibration factor 2.000 (meshmark-cpu/1)" in result.output
-    # 750 mCores at 990 rps, times f = 2: 1515.2 mCores per 1k rps on the reference machine.
-    assert "CPU per 1k rps     1515.2 mCores" in result.output
-    assert "added p99 latency  5.000 ms" in result.output
+    assert "calibration factor 1.250 (meshmark-cpu/1)" in result.output
+    # 600 mCores at 990 rps, times f = 1.25: 757.6 mCores per 1k rps; (3.2 - 2.4) * 1.25 ms.
+    assert "CPU per 1k rps     757.6 mCores" in result.output
+    assert "added p99 latency  1.000 ms" in result.output
 
 
-def test_json_output_matches_the_scoring_engine(tmp_path: Path) -> None:
-    doc = make_bundle(environment=CALIBRATED)
-    result = CliRunner().invoke(cli, ["score", "--json", str(write(tmp_path, doc))])
+def test_json_output_gives_the_worked_example_to_six_decimals(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["score", "--json", str(worked_example(tmp_path))])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
-    [run] = payload["runs"]
-    bundle = document.bundle_from_dict(doc)
-    expected = score_pair(
-        bundle.runs[0],
-        bundle.runs[1],
-        mesh_config=bundle.mesh_config,
-        environment=bundle.environment,
-    )
+    [run] = json.loads(result.output)["runs"]
     assert run["run"] == 1
-    assert run["meshmark"] == json.loads(json.dumps(expected.to_dict()))
-    assert run["figures"]["normalized"] is True and run["figures"]["factor"] == 2.0
-    assert run["figures"]["cpu_mcores_per_1k_rps"] == pytest.approx(1515.15, abs=0.01)
+    meshmark = run["meshmark"]
+    assert meshmark["score"] == pytest.approx(74.757778, abs=5e-7)
+    assert meshmark["classes"] == pytest.approx(
+        {"latency": 0.731250, "throughput": 0.992394, "cpu": 0.666667, "memory": 0.6}, abs=5e-7
+    )
+    assert meshmark["mue_mask"] == 511 and meshmark["partial"] is False
+    figures = run["figures"]
+    assert figures["normalized"] is True and figures["factor"] == 1.25
+    assert figures["cpu_mcores_per_1k_rps"] == pytest.approx(757.58, abs=0.005)
+    assert figures["mem_mb_per_proxy"] == pytest.approx(53.0)
+    assert figures["added_p99_ms"] == pytest.approx(1.0)
 
 
 def test_a_bundle_without_a_baseline_cannot_be_scored(tmp_path: Path) -> None:

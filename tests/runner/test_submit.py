@@ -26,15 +26,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def token(live_server: Any) -> str:
-    from ingest import services
+    from ingest import tokens
     from ingest.models import Profile
     from smp.profiles import standard_profiles
 
     # Transactional tests flush every table, the seeded profiles included.
     for profile in standard_profiles():
         Profile.objects.update_or_create(id=profile.id, defaults=profile.as_dict())
-    organization = services.organization_create(slug="acme")
-    _, secret = services.token_issue(organization=organization)
+    organization = tokens.organization_create(slug="acme")
+    _, secret = tokens.token_issue(organization=organization)
     return secret
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.text import slugify
 
-from ingest import services
+from ingest import tokens
 from ingest.models import Organization
 
 
@@ -22,5 +22,5 @@ class Command(BaseCommand):
             raise CommandError(f"{slug!r} is not a valid slug (lowercase letters, digits, -)")
         if Organization.objects.filter(slug=slug).exists():
             raise CommandError(f"organization {slug!r} already exists")
-        org = services.organization_create(slug=slug, name=options["name"])
+        org = tokens.organization_create(slug=slug, name=options["name"])
         self.stdout.write(f"created organization {org.slug}")

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingest import services
+from ingest import tokens
 from ingest.models import Organization
 
 
@@ -19,6 +19,6 @@ class Command(BaseCommand):
         org = Organization.objects.filter(slug=options["slug"]).first()
         if org is None:
             raise CommandError(f"no organization {options['slug']!r}; create it with create_org")
-        token, secret = services.token_issue(organization=org, name=options["name"])
+        token, secret = tokens.token_issue(organization=org, name=options["name"])
         self.stderr.write(f"token {token.name!r} for {org.slug}; it is shown once, store it now")
         self.stdout.write(secret)

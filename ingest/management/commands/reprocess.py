@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingest import services
+from ingest import submissions
 from ingest.models import Submission
 
 
@@ -37,6 +37,6 @@ class Command(BaseCommand):
             qs = qs.filter(received_at__date__gte=since)
         ids = list(qs.values_list("pk", flat=True))
         chosen = Submission.objects.filter(pk__in=ids).order_by("received_at")
-        count = services.submission_reprocess(submissions=chosen.iterator())
+        count = submissions.submission_reprocess(submissions=chosen.iterator())
         accepted = chosen.filter(status=Submission.Status.ACCEPTED).count()
         self.stdout.write(f"reprocessed {count} submissions; {accepted} accepted")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from smp.errors import ReaderError
 from smp.readers import detect, readers
-from smp.validate import validate_bytes
+from smp.submission import read_submission
 
 from ..conftest import sample_files
 
@@ -94,6 +94,6 @@ def test_readers_raise_only_reader_errors_on_arbitrary_bytes(data: bytes) -> Non
 @FUZZ
 @given(mutated_samples())
 def test_validation_never_raises_and_names_every_problem(data: bytes) -> None:
-    report = validate_bytes(data)
+    report = read_submission(data, native_alone=True)
     for problem in report.problems:
         assert problem.rule and problem.message

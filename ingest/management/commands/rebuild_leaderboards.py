@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from meshmark import aggregates
+from ingest import leaderboards
 
 
 class Command(BaseCommand):
@@ -23,5 +23,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         start = time.perf_counter()
-        rows = aggregates.leaderboards_rebuild(entries=not options["rows_only"])
+        rows = leaderboards.leaderboards_rebuild(entries=not options["rows_only"])
         self.stdout.write(f"rebuilt {rows} leaderboard rows in {time.perf_counter() - start:.1f} s")

@@ -1,4 +1,4 @@
-"""Writes of the read side: scoring results and keeping scores current.
+"""Scoring accepted results and keeping scores current.
 
 Scores are computed from the Result columns in batches through the vectorized
 engine (:func:`scoring.score_arrays`), so scoring one submission and
@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
-from ingest.models import Result
+from ingest import leaderboards
+from ingest.models import Result, Score
 from ingest.normalize import RESOURCE_COLUMNS
-from meshmark import aggregates
-from meshmark.models import Score
 from scoring import FORMULA_VERSION, PairArrays, score_arrays
 from scoring.normalize import (
     REFERENCE_PROBE,
@@ -111,7 +110,7 @@ def _optional(value: float) -> float | None:
 def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) -> int:
     """Score these mesh results (those with a baseline), store one Score each, and
     sync their leaderboard entries (rows are refreshed once the caller commits:
-    :func:`meshmark.aggregates.rows_refresh_pending`).
+    :func:`ingest.leaderboards.rows_refresh_pending`).
 
     Re-running replaces the scores of the same version (upsert), so it is safe
     to repeat. Returns how many scores were written.
@@ -173,7 +172,7 @@ def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) 
     score_ids = Score.objects.filter(
         result_id__in=[row["pk"] for row in rows], formula_version=version
     ).values_list("pk", flat=True)
-    aggregates.leaderboards_update(score_ids=score_ids)
+    leaderboards.leaderboards_update(score_ids=score_ids)
     return len(objects)
 
 
@@ -211,7 +210,7 @@ def scores_backfill_batch(
         return None
     with transaction.atomic():
         written = results_score(result_ids=ids, version=version)
-    aggregates.rows_refresh_pending()
+    leaderboards.rows_refresh_pending()
     return ids[-1], written
 
 

@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ingest.errors import Refusal
 from smp.errors import Problem
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -93,6 +94,12 @@ def _flatten(detail: Any, path: str = "") -> list[Problem]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``): every API error
+    as a problem document, a view's :class:`~ingest.errors.Refusal` with its problems."""
+    if isinstance(exc, Refusal):
+        return problem_response(
+            exc.status_code, str(exc.detail), exc.problems, headers=exc.headers, **exc.extra
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from ingest import services
+from ingest import tokens
 from ingest.models import Membership, Organization, Result, Submission
 from tests.factories import make_bundle
 
@@ -25,10 +25,10 @@ ACTORS = ("anonymous", "token_a", "token_b", "revoked_a", "member_a", "member_b"
 def world(
     org: Organization, other_org: Organization, django_capture_on_commit_callbacks: Any
 ) -> dict[str, Any]:
-    _, secret_a = services.token_issue(organization=org)
-    _, secret_b = services.token_issue(organization=other_org)
-    revoked, secret_revoked = services.token_issue(organization=org, name="old")
-    services.token_revoke(token=revoked)
+    _, secret_a = tokens.token_issue(organization=org)
+    _, secret_b = tokens.token_issue(organization=other_org)
+    revoked, secret_revoked = tokens.token_issue(organization=org, name="old")
+    tokens.token_revoke(token=revoked)
     clients: dict[str, Client] = {
         "anonymous": Client(),
         "token_a": Client(HTTP_AUTHORIZATION=f"Bearer {secret_a}"),

@@ -1,7 +1,7 @@
 """The OpenAPI schema documents every problem response an operation can give.
 
 Views describe their successful answers with ``extend_schema``; the error answers
-(``application/problem+json``, see ``ingest.problems``) follow from what the view
+(``application/problem+json``, see ``meshmark.problems``) follow from what the view
 is, so they are added here rather than repeated on every view:
 
 | status | documented when the operation |
@@ -26,14 +26,9 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import authentication, serializers
 
-from ingest.problems import PROBLEM_CONTENT_TYPE, TITLES
+from ingest.errors import ProblemDetailSerializer
+from meshmark.problems import PROBLEM_CONTENT_TYPE, TITLES
 
-# Statuses answered by views whose modules are not annotated for them yet, by view
-# class path. Prefer extend_schema(responses=...) on the view itself.
-EXTRA_PROBLEM_STATUSES: dict[str, tuple[int, ...]] = {
-    # selectors.compare: an unknown profile (404), configurations with no common group (409).
-    "meshmark.apis_leaderboards.CompareApi": (404, 409),
-}
 DESCRIPTIONS = {
     400: "The request is not valid; `errors` lists every problem by field path and rule.",
     401: "No token, a wrong token or a revoked token.",
@@ -45,15 +40,6 @@ DESCRIPTIONS = {
     429: "Too many requests; retry after `Retry-After` seconds.",
 }
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@extend_schema_serializer(component_name="ProblemDetail")
-class ProblemDetailSerializer(serializers.Serializer):
-    """One problem: where (field path), which rule, and why."""
-
-    path = serializers.CharField(allow_blank=True)
-    rule = serializers.CharField()
-    message = serializers.CharField()
 
 
 @extend_schema_serializer(component_name="ProblemSubmission")
@@ -111,10 +97,6 @@ class ProblemAutoSchema(AutoSchema):
             statuses.add(403)
         if self.view.get_throttles():
             statuses.add(429)
-        view_class = type(self.view)
-        statuses.update(
-            EXTRA_PROBLEM_STATUSES.get(f"{view_class.__module__}.{view_class.__qualname__}", ())
-        )
         return statuses
 
     def _fill_problem(self, status: int, response: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from meshmark import services, tasks
+from ingest import scores, tasks
 from scoring import FORMULA_VERSION
 
 
@@ -18,12 +18,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--background", action="store_true", help="queue Celery batches instead of waiting"
         )
-        parser.add_argument("--batch-size", type=int, default=services.RESCORE_BATCH)
+        parser.add_argument("--batch-size", type=int, default=scores.RESCORE_BATCH)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["background"]:
             tasks.rescore_batch.delay(0, FORMULA_VERSION)
             self.stdout.write(f"queued re-scoring with {FORMULA_VERSION}")
             return
-        count = services.scores_backfill(batch_size=options["batch_size"])
+        count = scores.scores_backfill(batch_size=options["batch_size"])
         self.stdout.write(f"scored {count} results with {FORMULA_VERSION}")

@@ -11,10 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from ingest import services as ingest_services
-from ingest.models import Organization, Result, Submission
-from meshmark import services
-from meshmark.models import Score
+from ingest import scores, submissions
+from ingest.models import Organization, Result, Score, Submission
 from scoring import FORMULA_VERSION, score_pair
 from scoring.normalize import figures_pair
 from smp import document
@@ -130,29 +128,29 @@ def test_a_new_formula_version_rescores_everything_and_keeps_old_scores(
     # Pretend the stored scores were made by an older formula: a new version
     # finds every result without a current score.
     Score.objects.update(formula_version="meshmark-0")
-    assert len(services.scores_missing(limit=100)) == 5
+    assert len(scores.scores_missing(limit=100)) == 5
     out = io.StringIO()
     call_command("rescore", "--batch-size", "2", stdout=out)
     assert f"scored 5 results with {FORMULA_VERSION}" in out.getvalue()
     assert Score.objects.filter(formula_version="meshmark-0").count() == 5  # still readable
     fresh = {s.result_id: s.score for s in Score.objects.filter(formula_version=FORMULA_VERSION)}
     assert fresh == pytest.approx(current)
-    assert services.scores_missing(limit=100) == []
+    assert scores.scores_missing(limit=100) == []
 
 
 def test_rescoring_resumes_where_it_stopped_without_duplicates(org: Organization) -> None:
     for i in range(4):
         process_bundle(org, make_bundle(labels={"n": str(i)}))
     Score.objects.all().delete()
-    first = services.scores_backfill_batch(batch_size=3)  # then the worker "dies"
+    first = scores.scores_backfill_batch(batch_size=3)  # then the worker "dies"
     assert first is not None and first[1] == 3
-    assert services.scores_backfill() == 1  # only the one left
+    assert scores.scores_backfill() == 1  # only the one left
     assert Score.objects.count() == 4
-    assert services.scores_backfill() == 0
+    assert scores.scores_backfill() == 0
 
 
 def test_the_background_rescore_chains_batches_to_the_end(org: Organization) -> None:
-    from meshmark import tasks
+    from ingest import tasks
 
     for i in range(3):
         process_bundle(org, make_bundle(labels={"n": str(i)}))
@@ -164,6 +162,6 @@ def test_the_background_rescore_chains_batches_to_the_end(org: Organization) -> 
 
 def test_reprocessing_replaces_scores_instead_of_adding_copies(org: Organization) -> None:
     submission = process_bundle(org, make_bundle())
-    ingest_services.submission_reprocess(submissions=[submission])
+    submissions.submission_reprocess(submissions=[submission])
     assert Score.objects.count() == 1
     assert Result.objects.filter(role="mesh").count() == 1

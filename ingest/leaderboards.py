@@ -23,8 +23,18 @@ from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 
-from ingest.models import Environment, Organization, Profile, Result, Submission
-from meshmark.models import LeaderboardEntry, LeaderboardRow, PendingRefresh, Score
+from ingest.models import (
+    Environment,
+    LeaderboardEntry,
+    LeaderboardRow,
+    Organization,
+    PendingRefresh,
+    Profile,
+    Result,
+    RowKeyed,
+    Score,
+    Submission,
+)
 from scoring import FORMULA_VERSION
 from scoring.rows import ENTRY_COLUMNS, EntryColumns, row_values
 
@@ -34,25 +44,25 @@ SYNC_BATCH = 5000
 REFRESH_BATCH = 500
 """Pending marks taken per round by :func:`rows_refresh_pending`."""
 REFRESH_LOCK = 0x4D4D_5246  # "MMRF": the advisory lock id of row refreshes
-KEY_FIELDS = ("formula_version", "profile_id", "environment_class", "mesh_config_id", "complete")
+KEY_FIELDS = RowKeyed.KEY_FIELDS
 
 
 class RowKey(NamedTuple):
+    """A row's key, in the order of ``KEY_FIELDS``."""
+
     formula_version: str
     profile_id: str
     environment_class: str
     mesh_config_id: int
     complete: bool
 
+    @classmethod
+    def of(cls, keyed: RowKeyed) -> RowKey:
+        return cls(*(getattr(keyed, name) for name in KEY_FIELDS))
 
-def _entry_key(entry: LeaderboardEntry) -> RowKey:
-    return RowKey(
-        entry.formula_version,
-        entry.profile_id,
-        entry.environment_class,
-        entry.mesh_config_id,
-        entry.complete,
-    )
+    def lookup(self) -> dict[str, Any]:
+        """The key as filter keywords (``LeaderboardRow.objects.filter(**key.lookup())``)."""
+        return dict(zip(KEY_FIELDS, self, strict=True))
 
 
 def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
@@ -118,7 +128,7 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
             )
         )
     old_keys = {
-        _entry_key(e) for e in LeaderboardEntry.objects.filter(score__in=[e.score for e in entries])
+        RowKey.of(e) for e in LeaderboardEntry.objects.filter(score__in=[e.score for e in entries])
     }
     LeaderboardEntry.objects.bulk_create(
         entries,
@@ -130,7 +140,7 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
             if f.name not in ("id", "score", "is_outlier")
         ],
     )
-    return old_keys | {_entry_key(e) for e in entries}
+    return old_keys | {RowKey.of(e) for e in entries}
 
 
 def entries_sync_all(*, version: str) -> int:
@@ -182,7 +192,7 @@ def rows_refresh(*, keys: Iterable[RowKey]) -> int:
     """
     kept = 0
     for key in sorted(set(keys)):
-        lookup: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
+        lookup: dict[str, Any] = key.lookup()
         entries = EntryColumns.from_rows(
             list(
                 LeaderboardEntry.objects.filter(**lookup, listed=True)
@@ -208,9 +218,7 @@ def rows_refresh(*, keys: Iterable[RowKey]) -> int:
 
 def rows_mark(*, keys: Iterable[RowKey]) -> None:
     """Record that these rows need a refresh (in the caller's transaction)."""
-    PendingRefresh.objects.bulk_create(
-        [PendingRefresh(**dict(zip(KEY_FIELDS, key, strict=True))) for key in set(keys)]
-    )
+    PendingRefresh.objects.bulk_create([PendingRefresh(**key.lookup()) for key in set(keys)])
 
 
 _LOCAL_LOCK = threading.Lock()
@@ -243,20 +251,6 @@ def _refresh_lock(*, wait: bool) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK])
 
 
-_deferred = threading.local()
-
-
-@contextmanager
-def refresh_deferred() -> Iterator[None]:
-    """Leave pending rows for later (the caller refreshes once at the end): for bulk
-    seeding, where refreshing after every batch would re-read every row again and again."""
-    _deferred.on = True
-    try:
-        yield
-    finally:
-        _deferred.on = False
-
-
 def rows_refresh_pending() -> int:
     """Refresh every row with a pending mark; returns how many keys were refreshed.
 
@@ -267,8 +261,6 @@ def rows_refresh_pending() -> int:
     transaction: a mark committed after that delete stays for the next round,
     and one committed before it has its entries visible to the read.
     """
-    if getattr(_deferred, "on", False):
-        return 0
     refreshed = 0
     while True:
         with _refresh_lock(wait=False) as got:
@@ -282,13 +274,25 @@ def rows_refresh_pending() -> int:
             ]:
                 with transaction.atomic():
                     for key in keys:
-                        PendingRefresh.objects.filter(
-                            **dict(zip(KEY_FIELDS, key, strict=True))
-                        ).delete()
+                        PendingRefresh.objects.filter(**key.lookup()).delete()
                     rows_refresh(keys=keys)
                 refreshed += len(keys)
         if not PendingRefresh.objects.exists():
             return refreshed
+
+
+def rows_refresh_after_commit() -> int:
+    """:func:`rows_refresh_pending` for a caller whose own work is already committed.
+
+    The marks stay until a refresh succeeds (the next submission's, or the
+    periodic rebuild), so a failure here is logged, not raised: it must not
+    fail an upload or a task whose work is done.
+    """
+    try:
+        return rows_refresh_pending()
+    except Exception:
+        logger.exception("refreshing leaderboard rows failed; the marks stay for the next try")
+        return 0
 
 
 def leaderboards_update(*, score_ids: Iterable[int]) -> None:
@@ -330,7 +334,7 @@ def leaderboards_rebuild(*, version: str = FORMULA_VERSION, entries: bool = True
         # without its entry: the foreign key cascades).
         stale = LeaderboardEntry.objects.filter(formula_version=version, score__score__isnull=True)
         for entry in stale:
-            keys.add(_entry_key(entry))
+            keys.add(RowKey.of(entry))
         stale.delete()
     keys |= {
         RowKey(*key)

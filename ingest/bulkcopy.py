@@ -1,0 +1,42 @@
+"""Writing many rows at once on PostgreSQL: ``COPY``, and primary keys drawn beforehand.
+
+Used for submissions (bulk uploads, the demo seeder) and for results (batch
+processing). Both sides need ids before the rows are written: submissions to
+answer each bulk item, results so mesh runs can point at their baseline
+within one COPY.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+
+def assign_ids(model: type[Model], objects: list[Any]) -> None:
+    """Draw primary keys for these unsaved objects from their table's sequence, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, len(objects)],
+        )
+        for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+            obj.pk = pk
+
+
+def copy_rows(model: type[Model], objects: list[Any]) -> None:
+    """``COPY`` these unsaved objects into their table (every concrete column, defaults and
+    ``auto_now_add`` applied as ``save()`` would)."""
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # psycopg's own cursor (Django's wrapper has no copy()), its errors turned into
+    # Django's as the wrapper would (a unique violation becomes IntegrityError).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objects:
+                copy.write_row(
+                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+                )

@@ -1,0 +1,235 @@
+"""Taking submissions in: store the bytes verbatim, judge them at the door, queue them.
+
+Every body becomes a Submission row before anything else can go wrong; the
+door runs the cheap half of the submission reader (:mod:`ingest.reading`) so a body
+that is plainly not a submission is refused at once (and kept, rejected).
+What follows is :mod:`ingest.processing`, queued once the row has committed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ingest import processing, tasks
+from ingest.bulkcopy import copy_rows
+from ingest.models import ApiToken, Organization, Submission
+from ingest.reading import read_at_door
+from ingest.tokens import Actor, actor_user
+from smp.submission import Reading
+
+BULK_QUEUE_CHUNK = 50
+"""Submissions per processing task queued by a bulk upload."""
+
+
+def submission_build(
+    *,
+    organization: Organization,
+    body: bytes,
+    content_type: str,
+    reading: Reading,
+    token: ApiToken | None = None,
+    user: Actor = None,
+    idempotency_key: str | None = None,
+    source: str = Submission.Source.API,
+) -> Submission:
+    """The unsaved row for a body read at the door: received, or already rejected
+    with the door's problems when the reading found any."""
+    submission = Submission(
+        organization=organization,
+        token=token,
+        submitted_by=actor_user(user),
+        source=source,
+        raw=body,
+        content_type=content_type[:255],
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_digest=reading.digest,
+        idempotency_key=idempotency_key or None,
+        detected_format=reading.format if reading.ok else "",
+    )
+    if not reading.ok:
+        submission.status = Submission.Status.REJECTED
+        submission.errors = [p.as_dict() for p in reading.errors]
+        submission.processed_at = timezone.now()
+    return submission
+
+
+class SubmissionRefused(Exception):
+    """The body was stored but refused at the door (malformed or unsupported)."""
+
+    def __init__(self, submission: Submission, *, unsupported: bool) -> None:
+        super().__init__(str(submission.errors))
+        self.submission = submission
+        self.unsupported = unsupported
+
+
+def submission_create(
+    *,
+    organization: Organization,
+    body: bytes,
+    content_type: str,
+    token: ApiToken | None = None,
+    user: Actor = None,
+    idempotency_key: str | None = None,
+    source: str = Submission.Source.API,
+) -> tuple[Submission, bool]:
+    """Store a submission verbatim, then queue it. Returns (submission, created).
+
+    The same content (or the same idempotency key) from the same organization
+    returns the first submission instead of a copy. Bodies that are plainly not
+    a submission are stored, marked rejected at once, and SubmissionRefused is
+    raised so the caller can answer 400/415 straight away.
+    """
+    reading = read_at_door(body=body, content_type=content_type)
+    existing = _find_duplicate(organization, reading.digest, idempotency_key)
+    if existing is not None:
+        return existing, False
+    submission = submission_build(
+        organization=organization,
+        body=body,
+        content_type=content_type,
+        reading=reading,
+        token=token,
+        user=user,
+        idempotency_key=idempotency_key,
+        source=source,
+    )
+    try:
+        with transaction.atomic():
+            submission.save(force_insert=True)
+            if reading.ok:
+                # Processing starts once the row is committed, so the worker finds it.
+                transaction.on_commit(functools.partial(tasks.enqueue, submission.pk))
+    except IntegrityError:
+        # Lost a race with an identical upload: the first one wins.
+        existing = _find_duplicate(organization, reading.digest, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    if not reading.ok:
+        raise SubmissionRefused(submission, unsupported=reading.unsupported)
+    return submission, True
+
+
+@dataclass
+class BulkOutcome:
+    """What happened to one document of a bulk upload."""
+
+    index: int
+    submission: Submission
+    created: bool
+    refusal: Reading | None = None
+
+
+def submissions_create_bulk(
+    *,
+    organization: Organization,
+    items: Sequence[bytes],
+    token: ApiToken | None = None,
+    user: Actor = None,
+) -> list[BulkOutcome]:
+    """Store many JSON documents as submissions at once, each verbatim, and queue them.
+
+    Each item is judged like a single upload: a duplicate of an earlier
+    submission of the organization returns that one; a body plainly not a
+    submission is stored, rejected at once and reported with its problems.
+    One insert for all of them, one commit, and processing queued in chunks.
+    """
+    readings = [read_at_door(body=body, content_type="application/json") for body in items]
+    known = {
+        sub.content_digest: sub
+        for sub in Submission.objects.filter(
+            organization=organization, content_digest__in=[r.digest for r in readings]
+        )
+    }
+    outcomes: list[BulkOutcome] = []
+    fresh: dict[str, Submission] = {}
+    for index, (body, reading) in enumerate(zip(items, readings, strict=True)):
+        existing = known.get(reading.digest) or fresh.get(reading.digest)
+        if existing is not None:
+            outcomes.append(BulkOutcome(index, existing, created=False))
+            continue
+        submission = submission_build(
+            organization=organization,
+            body=body,
+            content_type="application/json",
+            reading=reading,
+            token=token,
+            user=user,
+        )
+        fresh[reading.digest] = submission
+        refusal = None if reading.ok else reading
+        outcomes.append(BulkOutcome(index, submission, created=True, refusal=refusal))
+    with transaction.atomic():
+        stored = submissions_insert(list(fresh.values()))
+        queued = [
+            s.pk
+            for s in fresh.values()
+            if s.pk in stored and s.status == Submission.Status.RECEIVED
+        ]
+        for start in range(0, len(queued), BULK_QUEUE_CHUNK):
+            chunk = queued[start : start + BULK_QUEUE_CHUNK]
+            transaction.on_commit(functools.partial(tasks.enqueue_batch, chunk))
+    lost = {s.pk: s.content_digest for s in fresh.values() if s.pk not in stored}
+    if lost:
+        winners = {
+            sub.content_digest: sub
+            for sub in Submission.objects.filter(
+                organization=organization, content_digest__in=set(lost.values())
+            )
+        }
+        for outcome in outcomes:
+            if outcome.submission.pk in lost:
+                outcome.submission = winners[lost[outcome.submission.pk]]
+                outcome.created, outcome.refusal = False, None
+    return outcomes
+
+
+def submissions_insert(rows: list[Submission]) -> set[Any]:
+    """Insert new submissions; returns the pks stored. A row whose organization and
+    content are already stored (a concurrent upload won) is skipped, not an error.
+
+    PostgreSQL takes them with COPY, which skips the per-row statement work and
+    Python-side quoting of the bodies; a conflict makes COPY fail as a whole,
+    and the batch is then inserted with ON CONFLICT DO NOTHING instead.
+    """
+    if not rows:
+        return set()
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                copy_rows(Submission, rows)
+            return {row.pk for row in rows}
+        except IntegrityError:
+            pass
+    Submission.objects.bulk_create(rows, ignore_conflicts=True)
+    return set(Submission.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
+
+
+def _find_duplicate(
+    organization: Organization, digest: str, idempotency_key: str | None
+) -> Submission | None:
+    match = Q(content_digest=digest)
+    if idempotency_key:
+        match |= Q(idempotency_key=idempotency_key)
+    return (
+        Submission.objects.filter(match, organization=organization).order_by("received_at").first()
+    )
+
+
+def submission_reprocess(*, submissions: Iterable[Submission]) -> int:
+    """Run the pipeline again over stored bytes (after a reader or rule changed)."""
+    count = 0
+    for submission in submissions:
+        Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.RECEIVED)
+        processing.submission_process(submission_id=submission.pk)
+        count += 1
+    return count
