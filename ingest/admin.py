@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -56,6 +57,34 @@ def _with_reason(
     return TemplateResponse(request, "admin/ingest/reason.html", context)
 
 
+def listing_actions(what: str, keyword: str, set_listed: Callable[..., None]) -> tuple[Any, Any]:
+    """The ``unlist`` (asking for a reason) and ``relist`` actions of an admin whose objects
+    ``set_listed(<keyword>=obj, listed=..., reason=..., actor=...)`` moderates."""
+
+    @admin.action(description=f"Unlist the selected {what} (with a reason)")
+    def unlist(
+        modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        return _with_reason(
+            modeladmin,
+            request,
+            queryset,
+            f"Unlist {what}",
+            lambda obj, reason: set_listed(
+                **{keyword: obj}, listed=False, reason=reason, actor=request.user
+            ),
+        )
+
+    @admin.action(description=f"List the selected {what} again")
+    def relist(
+        modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
+    ) -> None:
+        for obj in queryset:
+            set_listed(**{keyword: obj}, listed=True, reason="relisted", actor=request.user)
+
+    return unlist, relist
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -70,24 +99,9 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     actions = ["unlist", "relist"]
 
-    @admin.action(description="Unlist the selected organizations (with a reason)")
-    def unlist(self, request: HttpRequest, queryset: QuerySet[Organization]) -> HttpResponse | None:
-        return _with_reason(
-            self,
-            request,
-            queryset,
-            "Unlist organizations",
-            lambda org, reason: moderation.organization_set_listed(
-                organization=org, listed=False, reason=reason, actor=request.user
-            ),
-        )
-
-    @admin.action(description="List the selected organizations again")
-    def relist(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        for org in queryset:
-            moderation.organization_set_listed(
-                organization=org, listed=True, reason="relisted", actor=request.user
-            )
+    unlist, relist = listing_actions(
+        "organizations", "organization", moderation.organization_set_listed
+    )
 
 
 @admin.register(Result)
@@ -101,24 +115,7 @@ class ResultAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Unlist the selected results (with a reason)")
-    def unlist(self, request: HttpRequest, queryset: QuerySet[Result]) -> HttpResponse | None:
-        return _with_reason(
-            self,
-            request,
-            queryset,
-            "Unlist results",
-            lambda result, reason: moderation.result_set_listed(
-                result=result, listed=False, reason=reason, actor=request.user
-            ),
-        )
-
-    @admin.action(description="List the selected results again")
-    def relist(self, request: HttpRequest, queryset: QuerySet[Result]) -> None:
-        for result in queryset:
-            moderation.result_set_listed(
-                result=result, listed=True, reason="relisted", actor=request.user
-            )
+    unlist, relist = listing_actions("results", "result", moderation.result_set_listed)
 
 
 @admin.register(Submission)

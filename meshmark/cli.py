@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -48,15 +49,31 @@ def cli() -> None:
     """MeshMark: the public index of Service Mesh Performance results."""
 
 
+def serving_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--bind``, ``--workers`` and ``--dev``: how a command that serves the index serves it."""
+    for option in reversed(
+        [
+            click.option(
+                "--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on."
+            ),
+            click.option(
+                "--workers",
+                type=int,
+                default=None,
+                help="gunicorn worker processes (default: GUNICORN_WORKERS, measured in "
+                "docs/benchmarks.md).",
+            ),
+            click.option(
+                "--dev", is_flag=True, help="Django's auto-reloading development server instead."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="gunicorn worker processes (default: GUNICORN_WORKERS, measured in docs/benchmarks.md).",
-)
-@click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
+@serving_options
 @click.option("--no-migrate", is_flag=True, help="Do not apply database migrations first.")
 def serve(bind: str, workers: int | None, dev: bool, no_migrate: bool) -> None:
     """Apply migrations and serve the index (gunicorn)."""
@@ -73,14 +90,7 @@ def serve(bind: str, workers: int | None, dev: bool, no_migrate: bool) -> None:
     help="Demo submissions to seed (each a baseline and a mesh run).",
 )
 @click.option("--seed", default=DEMO_SEED, show_default=True, help="Corpus seed.")
-@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on.")
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="gunicorn worker processes (default: GUNICORN_WORKERS, measured in docs/benchmarks.md).",
-)
-@click.option("--dev", is_flag=True, help="Django's auto-reloading development server instead.")
+@serving_options
 def demo(size: int, seed: int, bind: str, workers: int | None, dev: bool) -> None:
     """Apply migrations, seed the demo corpus (idempotent) and serve the index."""
     _prepare(migrate=True)

@@ -23,15 +23,7 @@ from scoring.normalize import RAW_LABEL
 SORT_COLUMNS = (
     "rank",
     "label",
-    "median",
-    "results",
-    "submissions",
-    "organizations",
-    "environments",
-    "outliers",
-    "added_p99_ms",
-    "cpu_mcores_per_1k_rps",
-    "mem_mb_per_proxy",
+    *(f for f in selectors.VALUE_FIELDS if f not in ("ci_low", "ci_high", "normalized")),
 )
 LATENCY_POINTS = (
     ("p50", "p50_ms"),

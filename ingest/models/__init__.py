@@ -8,32 +8,18 @@ leaderboard aggregates built from them.
 
 from __future__ import annotations
 
-from ingest.models.scores import LeaderboardEntry, LeaderboardRow, PendingRefresh, RowKeyed, Score
-from ingest.models.submissions import (
-    ApiToken,
-    AuditEvent,
-    Environment,
-    Membership,
-    MeshConfig,
-    Organization,
-    Profile,
-    Result,
-    Submission,
-)
-
-__all__ = [
-    "ApiToken",
-    "AuditEvent",
-    "Environment",
-    "LeaderboardEntry",
-    "LeaderboardRow",
-    "Membership",
-    "MeshConfig",
-    "Organization",
-    "PendingRefresh",
-    "Profile",
-    "Result",
-    "RowKeyed",
-    "Score",
-    "Submission",
-]
+# Re-exported (``X as X``): the app's models are ``ingest.models.X`` wherever they live.
+from ingest.models.scores import LeaderboardEntry as LeaderboardEntry
+from ingest.models.scores import LeaderboardRow as LeaderboardRow
+from ingest.models.scores import PendingRefresh as PendingRefresh
+from ingest.models.scores import RowKeyed as RowKeyed
+from ingest.models.scores import Score as Score
+from ingest.models.submissions import ApiToken as ApiToken
+from ingest.models.submissions import AuditEvent as AuditEvent
+from ingest.models.submissions import Environment as Environment
+from ingest.models.submissions import Membership as Membership
+from ingest.models.submissions import MeshConfig as MeshConfig
+from ingest.models.submissions import Organization as Organization
+from ingest.models.submissions import Profile as Profile
+from ingest.models.submissions import Result as Result
+from ingest.models.submissions import Submission as Submission

@@ -3,22 +3,13 @@
 
 from django.db import migrations
 
+GONE = ["PendingRefresh", "LeaderboardRow", "LeaderboardEntry", "Score"]
+
 
 class Migration(migrations.Migration):
-
-    dependencies = [
-        ('meshmark', '0003_pending_refresh'),
-        ('ingest', '0004_scores_move_in'),
-    ]
-
+    dependencies = [("meshmark", "0003_pending_refresh"), ("ingest", "0004_scores_move_in")]
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[],
-            state_operations=[
-                migrations.DeleteModel(name='PendingRefresh'),
-                migrations.DeleteModel(name='LeaderboardRow'),
-                migrations.DeleteModel(name='LeaderboardEntry'),
-                migrations.DeleteModel(name='Score'),
-            ],
-        ),
+            state_operations=[migrations.DeleteModel(name=name) for name in GONE]
+        )
     ]

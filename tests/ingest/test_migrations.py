@@ -33,11 +33,14 @@ def test_scores_entries_and_rows_survive_the_move_both_ways(
     executor.migrate(BEFORE_THE_MOVE)
     old = MigrationExecutor(connection).loader.project_state(BEFORE_THE_MOVE).apps
     # Before the move the same tables belong to meshmark's models, rows untouched.
-    assert _snapshot(
-        old.get_model("meshmark", "Score"),
-        old.get_model("meshmark", "LeaderboardEntry"),
-        old.get_model("meshmark", "LeaderboardRow"),
-    ) == after
+    assert (
+        _snapshot(
+            old.get_model("meshmark", "Score"),
+            old.get_model("meshmark", "LeaderboardEntry"),
+            old.get_model("meshmark", "LeaderboardRow"),
+        )
+        == after
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
