@@ -20,7 +20,7 @@ def _snapshot(score: type, entry: type, row: type) -> list[list[tuple[object, ..
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_scores_entries_and_rows_survive_the_move_both_ways(
     org: Organization, other_org: Organization
 ) -> None:

@@ -106,7 +106,7 @@ def test_the_500_handler_keeps_500_for_every_other_error() -> None:
     assert response.status_code == 500
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_persistent_connection_the_server_dropped_is_replaced_not_failed() -> None:
     """A restart (here: the server ends our session) must not fail the next request: the
     pooled connection is checked before reuse and replaced (CONN_HEALTH_CHECKS)."""
