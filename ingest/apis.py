@@ -220,6 +220,7 @@ class ProfileListApi(APIView):
                 "duration_s",
                 "warmup_s",
                 "services",
+                "error_budget",
             ]
 
     @extend_schema(responses={200: OutputSerializer(many=True)})

@@ -82,6 +82,7 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
             "normalized",
             "result__created_at",
             "result__is_listed",
+            "result__ranked",
             "result__mesh_config_id",
             "result__submission_id",
             "result__profile__id",
@@ -119,8 +120,10 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
                 cpu_mcores_per_1k_rps=score.cpu_mcores_per_1k_rps,
                 mem_mb_per_proxy=score.mem_mb_per_proxy,
                 normalized=score.normalized,
+                # On a board: listed by moderation, admitted (docs/meshmark.md), accepted.
                 listed=(
                     result.is_listed
+                    and result.ranked
                     and result.organization.is_listed
                     and result.submission.status == "accepted"
                 ),
@@ -148,9 +151,10 @@ def entries_sync_all(*, version: str) -> int:
     (PostgreSQL): the rebuild's path, ~20x faster than building model instances.
 
     Same values as entries_sync, computed in SQL: ``complete`` is "no class is
-    null" over the score's ``classes`` object, ``listed`` the result's,
-    organization's and submission's verdicts. Outlier flags are left as they
-    are; the row refresh that follows recomputes them. Returns rows written.
+    null" over the score's ``classes`` object, ``listed`` the result's (moderation
+    and admission), organization's and submission's verdicts. Outlier flags are
+    left as they are; the row refresh that follows recomputes them. Returns rows
+    written.
     """
     entry, score, result = LeaderboardEntry._meta, Score._meta, Result._meta
     updated = ", ".join(
@@ -169,7 +173,8 @@ def entries_sync_all(*, version: str) -> int:
             NOT EXISTS (SELECT 1 FROM jsonb_each(s.classes) c WHERE c.value = 'null'::jsonb),
             r.organization_id, r.environment_id, r.submission_id, e.kubernetes_version,
             s.score, s.added_p99_ms, s.cpu_mcores_per_1k_rps, s.mem_mb_per_proxy, s.normalized,
-            r.is_listed AND o.is_listed AND sub.status = 'accepted', false, r.created_at
+            r.is_listed AND r.ranked AND o.is_listed AND sub.status = 'accepted', false,
+            r.created_at
         FROM {score.db_table} s
         JOIN {result.db_table} r ON r.id = s.result_id
         JOIN {Profile._meta.db_table} p ON p.id = r.profile_id

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.inputs import app_workloads, mesh_blocks
+from scoring.inputs import app_workloads, mesh_blocks, successful
 from scoring.normalize import env_class, normalize_arch
 from smp.model import (
     EnvironmentConfig,
@@ -204,9 +205,18 @@ def resource_values(
 
 
 def run_values(run: PerformanceTestResult) -> dict[str, Any]:
-    """The Result columns that come straight from the SMP result."""
+    """The Result columns that come straight from the SMP result, and its successful
+    requests as MeshMark 2 reads them (:func:`scoring.inputs.successful`: a mesh run's
+    mixed latencies are bounded as if its failures were the fastest requests, a
+    baseline's as if they were the slowest)."""
     lat = run.latencies_ms
+    ok, ok_count = successful(run, failures_fastest=run.role != "baseline")
     return {
+        "ok_count": None if math.isnan(ok_count) else ok_count,
+        "ok_p50_ms": ok.p50,
+        "ok_p90_ms": ok.p90,
+        "ok_p99_ms": ok.p99,
+        "ok_p999_ms": ok.p999,
         "load_generator": run.load_generator.name if run.load_generator else "",
         "load_generator_version": (run.load_generator.version or "") if run.load_generator else "",
         "protocol": run.protocol or "",

@@ -28,6 +28,7 @@ from ingest import leaderboards, normalize, scores
 from ingest.bulkcopy import assign_ids, copy_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
 from ingest.reading import read_fully
+from scoring.admission import Admission, admit
 from smp.errors import Problem
 from smp.model import Bundle
 
@@ -162,6 +163,7 @@ class _Verdict:
     warnings: list[Problem]
     bundle: Bundle | None
     profile: Profile | None
+    admission: Admission | None = None
 
     @property
     def accepted(self) -> bool:
@@ -200,7 +202,12 @@ def _check(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
                 else f"the bundle names no profile; the standard profiles are: {known}",
             )
         )
-    return _Verdict(submission, errors, warnings, bundle, profile)
+    if profile is None:
+        return _Verdict(submission, errors, warnings, bundle, profile)
+    # Which mesh runs the board may rank; the submitter hears every reason as a warning.
+    admission = admit(bundle, profile)
+    warnings = [*warnings, *admission.all_reasons()]
+    return _Verdict(submission, errors, warnings, bundle, profile, admission)
 
 
 def _environments(verdicts: list[_Verdict]) -> list[tuple[Environment, Any]]:
@@ -298,19 +305,24 @@ def _store_results(verdicts: list[_Verdict]) -> None:
     else:
         Result.objects.bulk_create(list(baselines.values()))
     for i, row in mesh_rows:
-        baseline = baselines.get(i)
-        if baseline is None:
-            row.ranked = False
-            row.unranked_reason = (
-                "no baseline run in the same submission: MeshMark compares a mesh run with "
-                "a baseline made by the same invocation on the same environment"
-            )
-        else:
-            row.baseline = baseline
+        row.baseline = baselines.get(i)
+        admission = verdicts[i].admission
+        reasons = admission.reasons.get(row.run_index, []) if admission is not None else []
+        row.ranked = not reasons
+        row.admission = [p.as_dict() for p in reasons]
+        row.unranked_reason = _unranked_reason(reasons)
     if copying:
         copy_rows(Result, [*baselines.values(), *(row for _, row in mesh_rows)])
     else:
         Result.objects.bulk_create([row for _, row in mesh_rows])
+
+
+def _unranked_reason(reasons: list[Problem]) -> str:
+    """The first reason a run is not ranked, and how many more there are."""
+    if not reasons:
+        return ""
+    more = len(reasons) - 1
+    return reasons[0].message + (f" (and {more} more: see admission)" if more else "")
 
 
 def _finish_all(verdicts: list[_Verdict]) -> None:

@@ -96,6 +96,7 @@ class ResultOutputSerializer(serializers.ModelSerializer):
             "baseline",
             "ranked",
             "unranked_reason",
+            "admission",
             "load_generator",
             "load_generator_version",
             "protocol",

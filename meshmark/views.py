@@ -188,6 +188,7 @@ def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
         "normalized_label": NORMALIZED_LABEL,
         "raw_label": RAW_LABEL,
         "cache_seconds": settings.LEADERBOARD_CACHE_S,
+        "current_version": FORMULA_VERSION,
         "page_key": f"{board.profile.pk}:{board.state}:{sort}:{descending}",
     }
     return render(request, "meshmark/leaderboard.html", context)

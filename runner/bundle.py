@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from scoring.admission import OVERRIDES_LABEL
 from smp.model import (
     Bundle,
     Client,
@@ -92,6 +93,20 @@ def make_bundle(
         runs=[baseline, mesh],
         labels=labels,
     )
+
+
+def record_settings(
+    bundle: Bundle, *, profile: Profile, warmup_s: float, overrides: dict[str, str | None]
+) -> None:
+    """Say in each run how it was made, for the index's admission rules: the warm-up, the
+    payload the application answered with, and any setting given instead of the
+    profile's (``profile_overrides``: a custom run, shown but never ranked)."""
+    given = " ".join(f"{flag} {value}" for flag, value in overrides.items() if value)
+    for run in bundle.runs:
+        run.warmup_s = warmup_s
+        run.payload_bytes = profile.payload_bytes
+        if given:
+            run.labels = {**run.labels, OVERRIDES_LABEL: given}
 
 
 def default_output_path(profile_id: str, mode: str, run_id: str) -> Path:

@@ -79,8 +79,23 @@ def validate(file: str, format_name: str | None) -> None:
     from smp.submission import read_submission
 
     report = read_submission(_read_input(file), format=format_name, native_alone=True)
-    for problem in report.warnings:
-        click.echo(f"warning: {problem.path or '(document)'}: {problem.message}", err=True)
+    warnings = list(report.warnings)
+    if report.ok and report.kind == "bundle" and report.bundle is not None:
+        # What the index would rank: the admission rules of the bundle's profile.
+        from scoring.admission import admit
+        from smp.profiles import get_profile
+
+        profile = get_profile(report.bundle.profile) if report.bundle.profile else None
+        if profile is not None:
+            admission = admit(report.bundle, profile)
+            warnings += admission.all_reasons()
+            for note in admission.unchecked:
+                click.echo(f"note: {note.path}: {note.message} [{note.rule}]", err=True)
+    for problem in warnings:
+        click.echo(
+            f"warning: {problem.path or '(document)'}: {problem.message} [{problem.rule}]",
+            err=True,
+        )
     if report.ok:
         count = len(report.results)
         what = "bundle" if report.kind == "bundle" else "result" if count == 1 else "results"
@@ -334,6 +349,19 @@ def run(
     except KeyboardInterrupt:
         click.echo("interrupted: everything the run started has been stopped and removed", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    from runner.bundle import record_settings
+
+    record_settings(
+        bundle,
+        profile=_profile(profile_id),
+        warmup_s=warmup_s,
+        overrides={
+            "--duration": f"{duration:g}s" if duration is not None else None,
+            "--warmup": f"{warmup:g}s" if warmup is not None else None,
+            "--rate": f"{rate:g}" if rate is not None else None,
+            "--connections": str(connections) if connections is not None else None,
+        },
+    )
     run_id = bundle.labels.get("run_id", "run")
     path = out or default_output_path(profile.id, "local" if local else "kubernetes", run_id)
     write_bundle(bundle, path)

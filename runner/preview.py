@@ -86,4 +86,17 @@ def render_text(bundle: Bundle, scores: list[dict[str, Any]]) -> str:
         if figures["factor"] is not None:
             probe = figures["reference_probe"]
             lines.append(f"    calibration factor {figures['factor']:.3f} ({probe})")
+        lines.extend(admission_lines(item))
     return "\n".join(lines)
+
+
+def admission_lines(item: dict[str, Any]) -> list[str]:
+    """Whether a standard board would rank this run, and every reason it would not."""
+    if item["ranked"]:
+        return ["  ranked: yes (passes every admission rule, docs/meshmark.md)"]
+    lines = ["  ranked: no; the index keeps and shows it, but no board ranks it:"]
+    lines += [
+        f"  warning: {p['path'] or '(bundle)'}: {p['message']} [{p['rule']}]"
+        for p in item["admission"]
+    ]
+    return lines

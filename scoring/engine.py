@@ -1,10 +1,13 @@
-"""MeshMark version 1: the formula of docs/meshmark.md, vectorized over pairs.
+"""MeshMark, every version of docs/meshmark.md, vectorized over pairs.
 
 A mesh run is scored against its paired baseline run. Each MUE (MeshMark
 Utilization Efficiency) is a number in [0, 1] where 1 means "no overhead";
 each class is the weighted mean of its present MUEs; the score is 100 times
 the weighted mean of the present classes. The latency class is mandatory.
 
+A :class:`Formula` is one version: its classes and how each MUE is computed.
+``meshmark-2`` (:data:`MESHMARK_2`) is current; ``meshmark-1``
+(:data:`MESHMARK_1`) stays so that its stored scores can be reproduced.
 Both entry points share one implementation: :func:`score_pair` builds a
 one-row :class:`PairArrays` and calls :func:`score_arrays`.
 """
@@ -32,11 +35,16 @@ from smp.model import EnvironmentConfig, PerformanceTestResult, ServiceMeshConfi
 __all__ = [
     "CLASSES",
     "CLASS_NAMES",
+    "CURRENT",
     "DEFAULT_WEIGHTS",
+    "FORMULAS",
     "FORMULA_VERSION",
     "MANDATORY_MUES",
+    "MESHMARK_1",
+    "MESHMARK_2",
     "MUE_NAMES",
     "WEIGHT_BOUND",
+    "Formula",
     "PairArrays",
     "Score",
     "ScoreArrays",
@@ -46,10 +54,7 @@ __all__ = [
     "score_pair",
 ]
 
-FORMULA_VERSION = "meshmark-1"
-"""Stored with every score. Any change that can change a stored number bumps it."""
-
-CLASSES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+CLASSES_1: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "latency": ("latency_p50", "latency_p90", "latency_p99", "latency_p999"),
         "throughput": ("throughput_vs_requested", "throughput_vs_baseline", "success_vs_baseline"),
@@ -57,12 +62,32 @@ CLASSES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "memory": ("memory_app_share",),
     }
 )
-"""Utilization classes and their MUEs, in the order of docs/meshmark.md."""
+"""meshmark-1's utilization classes and their MUEs, in the order of docs/meshmark.md."""
 
-CLASS_NAMES: tuple[str, ...] = tuple(CLASSES)
-MUE_NAMES: tuple[str, ...] = tuple(name for mues in CLASSES.values() for name in mues)
+CLASSES_2: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "latency": ("latency_p50", "latency_p90", "latency_p99", "latency_p999"),
+        "throughput": ("throughput_vs_requested", "throughput_vs_baseline"),
+        "errors": ("errors_within_budget",),
+        "cpu": ("cpu_app_share",),
+        "memory": ("memory_app_share",),
+    }
+)
+"""meshmark-2's classes: errors become a class of their own, spending the profile's budget."""
+
 MANDATORY_MUES: tuple[str, ...] = ("latency_p50", "latency_p99")
 """A pair is scorable only with both: the median and the tail are what MeshMark is about."""
+
+MIN_TAIL_SAMPLES = 50
+"""meshmark-2: a percentile enters the score only when both runs hold at least this many
+successful requests beyond it (p99.9 needs 50,000 successful requests)."""
+
+ALL_CLASS_NAMES: tuple[str, ...] = tuple(dict.fromkeys([*CLASSES_1, *CLASSES_2]))
+ALL_MUE_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(name for classes in (CLASSES_1, CLASSES_2) for mues in classes.values()
+                  for name in mues)
+)  # fmt: skip
+"""Names a weight may adjust: those of any version (a version ignores the others)."""
 
 WEIGHT_BOUND = 0.5
 """Each weight is ``1 + w`` with ``-WEIGHT_BOUND <= w <= WEIGHT_BOUND``."""
@@ -82,8 +107,8 @@ class Weights:
 
     def __post_init__(self) -> None:
         for kind, given, known in (
-            ("MUE", self.mues, MUE_NAMES),
-            ("class", self.classes, CLASS_NAMES),
+            ("MUE", self.mues, ALL_MUE_NAMES),
+            ("class", self.classes, ALL_CLASS_NAMES),
         ):
             for name, w in given.items():
                 if name not in known:
@@ -160,7 +185,7 @@ def _success_mue(mesh_error_rate: FloatArray, baseline_error_rate: FloatArray) -
     return np.clip(ratio, 0.0, 1.0)
 
 
-MUE_FORMULAS: Mapping[str, Callable[[PairArrays], FloatArray]] = MappingProxyType(
+MUE_FORMULAS_1: Mapping[str, Callable[[PairArrays], FloatArray]] = MappingProxyType(
     {
         "latency_p50": lambda p: _ratio_mue(p.baseline_p50, p.mesh_p50, zero_ok=False),
         "latency_p90": lambda p: _ratio_mue(p.baseline_p90, p.mesh_p90, zero_ok=False),
@@ -173,7 +198,95 @@ MUE_FORMULAS: Mapping[str, Callable[[PairArrays], FloatArray]] = MappingProxyTyp
         "memory_app_share": lambda p: _share_mue(p.mesh_mem_mb, p.app_mem_mb),
     }
 )
-"""Each MUE as a function of the input columns (docs/meshmark.md, "MUEs")."""
+"""meshmark-1: each MUE as a function of the input columns (docs/meshmark.md, "MUEs")."""
+
+
+def _enough_beyond(count: FloatArray, quantile: float) -> BoolArray:
+    """True where ``count`` successful requests put at least MIN_TAIL_SAMPLES beyond
+    ``quantile`` (NaN counts: False)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(count) & (count * (1.0 - quantile) >= MIN_TAIL_SAMPLES - 1e-9)
+
+
+def _ok_latency_mue(p: PairArrays, percentile: str, quantile: float) -> FloatArray:
+    """meshmark-2's latency MUE: baseline / mesh latency of the successful requests, when
+    both runs hold enough successful requests beyond the percentile; else NaN."""
+    ratio = _ratio_mue(
+        getattr(p, f"baseline_ok_{percentile}"), getattr(p, f"mesh_ok_{percentile}"), zero_ok=False
+    )
+    enough = _enough_beyond(p.baseline_ok_count, quantile) & _enough_beyond(
+        p.mesh_ok_count, quantile
+    )
+    return np.where(enough, ratio, np.nan)
+
+
+def _budget_mue(
+    mesh_error_rate: FloatArray, baseline_error_rate: FloatArray, budget: FloatArray
+) -> FloatArray:
+    """clip(1 - max(e_mesh - e_baseline, 0) / budget, 0, 1): 1 when the mesh adds no
+    errors, 0 when it adds the profile's whole budget or more.
+
+    Rates clipped to [0, 1]; a missing baseline rate counts as 0 (no baseline
+    errors are credited); a missing mesh rate or budget (or a budget <= 0) makes
+    the MUE missing.
+    """
+    e_mesh = np.clip(mesh_error_rate, 0.0, 1.0)
+    e_base = np.where(np.isfinite(baseline_error_rate), np.clip(baseline_error_rate, 0.0, 1.0), 0.0)
+    valid = np.isfinite(mesh_error_rate) & np.isfinite(budget) & (budget > 0)
+    added = np.maximum(e_mesh - e_base, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mue = np.where(valid, 1.0 - added / budget, np.nan)
+    return np.clip(mue, 0.0, 1.0)
+
+
+MUE_FORMULAS_2: Mapping[str, Callable[[PairArrays], FloatArray]] = MappingProxyType(
+    {
+        "latency_p50": lambda p: _ok_latency_mue(p, "p50", 0.5),
+        "latency_p90": lambda p: _ok_latency_mue(p, "p90", 0.9),
+        "latency_p99": lambda p: _ok_latency_mue(p, "p99", 0.99),
+        "latency_p999": lambda p: _ok_latency_mue(p, "p999", 0.999),
+        "throughput_vs_requested": MUE_FORMULAS_1["throughput_vs_requested"],
+        "throughput_vs_baseline": MUE_FORMULAS_1["throughput_vs_baseline"],
+        "errors_within_budget": lambda p: _budget_mue(
+            p.mesh_error_rate, p.baseline_error_rate, p.error_budget
+        ),
+        "cpu_app_share": MUE_FORMULAS_1["cpu_app_share"],
+        "memory_app_share": MUE_FORMULAS_1["memory_app_share"],
+    }
+)
+"""meshmark-2: latencies of successful requests with enough samples, errors against the
+profile's budget (docs/meshmark.md, "MeshMark 2")."""
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One version of MeshMark: its classes (with their MUEs) and each MUE's formula."""
+
+    version: str
+    classes: Mapping[str, tuple[str, ...]]
+    mue_formulas: Mapping[str, Callable[[PairArrays], FloatArray]]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.classes)
+
+    @property
+    def mue_names(self) -> tuple[str, ...]:
+        return tuple(name for mues in self.classes.values() for name in mues)
+
+
+MESHMARK_1 = Formula("meshmark-1", CLASSES_1, MUE_FORMULAS_1)
+MESHMARK_2 = Formula("meshmark-2", CLASSES_2, MUE_FORMULAS_2)
+FORMULAS: Mapping[str, Formula] = MappingProxyType({f.version: f for f in (MESHMARK_1, MESHMARK_2)})
+CURRENT = MESHMARK_2
+"""The version the index computes for new results (docs/meshmark.md, "Version")."""
+
+FORMULA_VERSION = CURRENT.version
+"""Stored with every score. Any change that can change a stored number bumps it."""
+CLASSES = CURRENT.classes
+CLASS_NAMES: tuple[str, ...] = CURRENT.class_names
+MUE_NAMES: tuple[str, ...] = CURRENT.mue_names
+MUE_FORMULAS = CURRENT.mue_formulas
 
 
 def _weighted_mean(columns: list[FloatArray], weights: list[float], n: int) -> FloatArray:
@@ -237,10 +350,12 @@ def _optional(value: np.float64) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-def score_arrays(pairs: PairArrays, weights: Weights = DEFAULT_WEIGHTS) -> ScoreArrays:
-    """Score every row of ``pairs`` with MeshMark version 1.
+def score_arrays(
+    pairs: PairArrays, weights: Weights = DEFAULT_WEIGHTS, formula: Formula = CURRENT
+) -> ScoreArrays:
+    """Score every row of ``pairs`` with ``formula`` (the current version by default).
 
-    Method: each MUE by :data:`MUE_FORMULAS`; each class the weighted mean of
+    Method: each MUE by the formula's ``mue_formulas``; each class the weighted mean of
     its present MUEs (weights ``1 + w``, renormalized over the present ones);
     the score 100 times the weighted mean of the present classes. Rows without
     both :data:`MANDATORY_MUES` get NaN. Pure, row-independent and deterministic: row
@@ -248,29 +363,30 @@ def score_arrays(pairs: PairArrays, weights: Weights = DEFAULT_WEIGHTS) -> Score
     Units: inputs as in :class:`PairArrays`; output 0..100 (float64).
     """
     n = len(pairs)
-    mues = {name: MUE_FORMULAS[name](pairs) for name in MUE_NAMES}
+    class_names, mue_names = formula.class_names, formula.mue_names
+    mues = {name: formula.mue_formulas[name](pairs) for name in mue_names}
     classes = {
         cls: _weighted_mean(
             [mues[name] for name in members], [weights.mue_weight(name) for name in members], n
         )
-        for cls, members in CLASSES.items()
+        for cls, members in formula.classes.items()
     }
     overall = _weighted_mean(
-        [classes[cls] for cls in CLASS_NAMES], [weights.class_weight(cls) for cls in CLASS_NAMES], n
+        [classes[cls] for cls in class_names], [weights.class_weight(cls) for cls in class_names], n
     )
     scorable = np.ones(n, dtype=np.bool_)
     for name in MANDATORY_MUES:
         scorable &= ~np.isnan(mues[name])
     score = np.where(scorable, 100.0 * overall, np.nan)
     class_mask = np.zeros(n, dtype=np.uint8)
-    for bit, cls in enumerate(CLASS_NAMES):
+    for bit, cls in enumerate(class_names):
         class_mask |= np.where(np.isnan(classes[cls]), 0, 1 << bit).astype(np.uint8)
     mue_mask = np.zeros(n, dtype=np.uint16)
-    for bit, name in enumerate(MUE_NAMES):
+    for bit, name in enumerate(mue_names):
         mue_mask |= np.where(np.isnan(mues[name]), 0, 1 << bit).astype(np.uint16)
-    full = (1 << len(CLASS_NAMES)) - 1
+    full = (1 << len(class_names)) - 1
     return ScoreArrays(
-        version=FORMULA_VERSION,
+        version=formula.version,
         score=score,
         classes=MappingProxyType(classes),
         mues=MappingProxyType(mues),
@@ -332,6 +448,8 @@ def score_pair(
     mesh_config: ServiceMeshConfig | None = None,
     environment: EnvironmentConfig | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    formula: Formula = CURRENT,
+    error_budget: float | None = None,
 ) -> Score:
     """Score one mesh run against its paired baseline run.
 
@@ -341,6 +459,8 @@ def score_pair(
     else ``environment.individual_workloads``) and call :func:`score_arrays`
     on that single row, so both paths share one formula.
     """
-    row = pair_row(baseline, mesh, mesh_config=mesh_config, environment=environment)
+    row = pair_row(
+        baseline, mesh, mesh_config=mesh_config, environment=environment, error_budget=error_budget
+    )
     pairs = PairArrays.from_columns({name: [value] for name, value in row.items()})
-    return score_arrays(pairs, weights).row(0)
+    return score_arrays(pairs, weights, formula).row(0)

@@ -22,10 +22,12 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from smp.histogram import HistogramError, percentile_from_buckets
 from smp.model import (
     RESOURCE_BLOCKS,
     EnvironmentConfig,
     IndividualWorkload,
+    Latencies,
     PerformanceTestResult,
     ResourceUsage,
     ServiceMeshConfig,
@@ -66,6 +68,18 @@ class PairArrays:
     app_cpu_mcores: FloatArray
     mesh_mem_mb: FloatArray
     app_mem_mb: FloatArray
+    # MeshMark 2: the successful requests' latencies and counts, and the profile's budget.
+    baseline_ok_p50: FloatArray
+    mesh_ok_p50: FloatArray
+    baseline_ok_p90: FloatArray
+    mesh_ok_p90: FloatArray
+    baseline_ok_p99: FloatArray
+    mesh_ok_p99: FloatArray
+    baseline_ok_p999: FloatArray
+    mesh_ok_p999: FloatArray
+    baseline_ok_count: FloatArray
+    mesh_ok_count: FloatArray
+    error_budget: FloatArray
 
     def __post_init__(self) -> None:
         length: int | None = None
@@ -189,16 +203,72 @@ def _requested_qps(baseline: PerformanceTestResult, mesh: PerformanceTestResult)
     return _number(baseline.requested_qps)
 
 
+def request_count(run: PerformanceTestResult) -> float:
+    """Requests in the run: as reported, else achieved rate x measured duration; NaN."""
+    if run.request_count is not None:
+        return float(run.request_count)
+    if run.actual_qps is not None and run.duration_s is not None:
+        return _number(run.actual_qps * run.duration_s)
+    return math.nan
+
+
+def successful(run: PerformanceTestResult, *, failures_fastest: bool) -> tuple[Latencies, float]:
+    """The successful requests of ``run``: their latencies (ms) and their count.
+
+    Method (docs/meshmark.md, "MeshMark 2", successful requests), in order:
+    the latencies the tool measured for successful requests alone
+    (``latencies_ok_ms``); all latencies when the run reports no error; else a
+    bound from the histogram: with a share ``f`` of failed requests, the
+    successful requests' ``q``-quantile lies between the overall quantiles at
+    ``q(1 - f)`` (failures were the slowest) and ``f + q(1 - f)`` (failures were
+    the fastest); ``failures_fastest`` picks the second, the reading least
+    favourable to a mesh run, and its opposite is the one least favourable to
+    it when applied to the baseline. Without a histogram, unknown (empty).
+    A run that reports no error count is taken as having none.
+    Units: milliseconds; the count is a number of requests (NaN when unknown).
+    """
+    total = request_count(run)
+    errors = float(run.error_count) if run.error_count is not None else 0.0
+    count = max(total - errors, 0.0) if not math.isnan(total) else math.nan
+    if run.latencies_ok_ms is not None:
+        return run.latencies_ok_ms, count
+    if errors == 0:
+        return run.latencies_ms, count
+    if not run.histogram or math.isnan(total) or total <= 0 or errors >= total:
+        return Latencies(), count
+    share = errors / total
+    out = Latencies()
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)):
+        shifted = share + q * (1 - share) if failures_fastest else q * (1 - share)
+        try:
+            setattr(out, name, percentile_from_buckets(run.histogram, 100.0 * shifted))
+        except HistogramError:
+            return Latencies(), count
+    return out, count
+
+
 def pair_row(
     baseline: PerformanceTestResult,
     mesh: PerformanceTestResult,
     *,
     mesh_config: ServiceMeshConfig | None = None,
     environment: EnvironmentConfig | None = None,
+    error_budget: float | None = None,
 ) -> dict[str, float]:
-    """One pair's scoring inputs as a dict of :class:`PairArrays` column name to value."""
+    """One pair's scoring inputs as a dict of :class:`PairArrays` column name to value.
+
+    ``error_budget`` is the profile's (``smp.profiles``); without it MeshMark 2's
+    errors MUE is missing.
+    """
     b, m = baseline.latencies_ms, mesh.latencies_ms
+    b_ok, b_count = successful(baseline, failures_fastest=False)
+    m_ok, m_count = successful(mesh, failures_fastest=True)
     return {
+        **{f"baseline_ok_{p}": _number(getattr(b_ok, p)) for p in ("p50", "p90", "p99", "p999")},
+        **{f"mesh_ok_{p}": _number(getattr(m_ok, p)) for p in ("p50", "p90", "p99", "p999")},
+        "baseline_ok_count": b_count,
+        "mesh_ok_count": m_count,
+        "error_budget": _number(error_budget),
         "baseline_p50": _number(b.p50),
         "mesh_p50": _number(m.p50),
         "baseline_p90": _number(b.p90),
@@ -224,6 +294,7 @@ def pair_arrays_from_results(
     *,
     mesh_configs: Sequence[ServiceMeshConfig | None] | None = None,
     environments: Sequence[EnvironmentConfig | None] | None = None,
+    error_budget: float | None = None,
 ) -> PairArrays:
     """Columnar scoring inputs from ``(baseline_run, mesh_run)`` pairs.
 
@@ -242,6 +313,7 @@ def pair_arrays_from_results(
             mesh,
             mesh_config=mesh_configs[i] if mesh_configs is not None else None,
             environment=environments[i] if environments is not None else None,
+            error_budget=error_budget,
         )
         for name in names:
             columns[name][i] = row[name]

@@ -1,26 +1,34 @@
 """Score a whole SMP bundle without storing anything: the "what would I get" preview.
 
 Used by ``POST /api/v1/score`` and ``smp-runner score`` so the index and the
-contributor's machine give the same answer from the same code.
+contributor's machine give the same answer from the same code, admission
+included: each mesh run says whether a standard board would rank it, and why not.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from scoring.admission import admit
 from scoring.engine import score_pair
 from scoring.normalize import figures_pair
 from smp.model import Bundle
+from smp.profiles import get_profile
 
 
 def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
-    """One entry per mesh run: its index in ``runs``, MeshMark breakdown and figures.
+    """One entry per mesh run: its index in ``runs``, MeshMark breakdown and figures, and
+    ``ranked`` with the ``admission`` reasons when it would not be.
 
     A mesh run is paired with the bundle's baseline run (the first one with role
     ``baseline``); without one it is listed as not scorable, with the reason.
+    The error budget and the admission rules are the bundle's standard profile's;
+    a bundle naming no standard profile is scored without them and never ranked.
     """
     baselines = bundle.runs_with_role("baseline")
     baseline = baselines[0] if baselines else None
+    profile = get_profile(bundle.profile) if bundle.profile else None
+    admission = admit(bundle, profile) if profile is not None else None
     out: list[dict[str, Any]] = []
     for index, run in enumerate(bundle.runs):
         if run.role == "baseline":
@@ -31,12 +39,27 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
             entry["reason"] = "no baseline run in the bundle to compare with"
         else:
             score = score_pair(
-                baseline, run, mesh_config=bundle.mesh_config, environment=bundle.environment
+                baseline,
+                run,
+                mesh_config=bundle.mesh_config,
+                environment=bundle.environment,
+                error_budget=profile.error_budget if profile is not None else None,
             )
             figures = figures_pair(
                 baseline, run, mesh_config=bundle.mesh_config, environment=bundle.environment
             )
             entry["meshmark"] = score.to_dict()
             entry["figures"] = figures.to_dict()
+        reasons = admission.reasons.get(index, []) if admission is not None else []
+        entry["ranked"] = admission is not None and not reasons
+        entry["admission"] = [p.as_dict() for p in reasons]
+        if admission is None:
+            entry["admission"] = [
+                {
+                    "path": "profile",
+                    "rule": "known-profile",
+                    "message": f"{bundle.profile!r} is not a standard profile: never ranked",
+                }
+            ]
         out.append(entry)
     return out

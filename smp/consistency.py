@@ -23,7 +23,14 @@ from typing import Any
 from smp.document import format_path
 from smp.errors import Problem
 from smp.histogram import bucket_order_issues, locate_percentile, total_count
-from smp.model import LATENCY_ORDER, MESH_TYPES, ROLES, Bundle, PerformanceTestResult
+from smp.model import (
+    LATENCY_ORDER,
+    MESH_TYPES,
+    ROLES,
+    Bundle,
+    Latencies,
+    PerformanceTestResult,
+)
 
 WARNING_RULES: frozenset[str] = frozenset({"baseline-missing"})
 """Rules that are reported as warnings: the submission is still accepted."""
@@ -98,8 +105,7 @@ def check_result(r: PerformanceTestResult, path: str = "") -> list[Problem]:
     return problems
 
 
-def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
-    lat = r.latencies_ms
+def _order_problems(lat: Latencies, field: str, at: _At) -> list[Problem]:
     problems: list[Problem] = []
     highest: tuple[str, float] | None = None
     for name in LATENCY_ORDER:
@@ -109,7 +115,7 @@ def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
         if highest is not None and value < highest[1] - _slack(highest[1]):
             problems.append(
                 Problem(
-                    at(f"latencies_ms.{name}"),
+                    at(f"{field}.{name}"),
                     "percentiles-ordered",
                     f"{name} ({value} ms) is below {highest[0]} ({highest[1]} ms); "
                     "expected min <= p50 <= p90 <= p95 <= p99 <= p999 <= max",
@@ -117,6 +123,14 @@ def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
             )
         if highest is None or value > highest[1]:
             highest = (name, value)
+    return problems
+
+
+def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
+    lat = r.latencies_ms
+    problems = _order_problems(lat, "latencies_ms", at)
+    if r.latencies_ok_ms is not None:
+        problems += _order_problems(r.latencies_ok_ms, "latencies_ok_ms", at)
 
     average, low, high = _finite(lat.average), _finite(lat.min), _finite(lat.max)
     if average is not None:

@@ -56,6 +56,24 @@ _EXAMPLE_TIME = "2024-05-01T12:00:00Z"
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
 )
+_TYPE_WORDS = {
+    "array": "an array",
+    "object": "an object",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
+_TYPE_WORDS_OF = {
+    list: "an array",
+    dict: "an object",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 _REQUIRED = re.compile(r"^'(?P<name>[^']*)' is a required property$")
 
 
@@ -243,6 +261,11 @@ def _problems_from_error(error: Any) -> list[Problem]:
         if len(both) == 2:
             return [Problem(path, keyword, f"give {both[0]} or {both[1]}, not both")]
     message = error.message
+    if keyword == "type":
+        wanted = error.validator_value
+        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        message = "must be " + " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+        message += f", got {_TYPE_WORDS_OF.get(type(error.instance), 'a value')}"
     if keyword == "format" and error.validator_value == "date-time":
         message = f"{error.instance!r} is not an RFC 3339 date-time with a zone ({_EXAMPLE_TIME})"
     if len(message) > _MAX_MESSAGE:
@@ -311,6 +334,13 @@ def result_from_dict(d: Mapping[str, Any]) -> PerformanceTestResult:
         start_time=_timestamp(d.get("start_time")),
         end_time=_timestamp(d.get("end_time")),
         duration_s=_opt_float(d.get("duration_s")),
+        latencies_ok_ms=(
+            Latencies(**{k: float(v) for k, v in d["latencies_ok_ms"].items()})
+            if "latencies_ok_ms" in d
+            else None
+        ),
+        warmup_s=_opt_float(d.get("warmup_s")),
+        payload_bytes=_opt_int(d.get("payload_bytes")),
         requested_qps=_opt_float(d.get("requested_qps")),
         request_count=_opt_int(d.get("request_count")),
         error_count=_opt_int(d.get("error_count")),

@@ -209,6 +209,10 @@ class PerformanceTestResult:
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
     duration_s: float | None = None
+    # Extensions read by the admission rules and MeshMark 2 (docs/meshmark.md).
+    latencies_ok_ms: Latencies | None = None
+    warmup_s: float | None = None
+    payload_bytes: int | None = None
     requested_qps: float | None = None
     request_count: int | None = None
     error_count: int | None = None

@@ -27,6 +27,9 @@ class Profile:
     duration_s: int
     warmup_s: int
     services: int
+    error_budget: float
+    """The share of requests a mesh run may fail beyond its baseline and still be ranked
+    (docs/meshmark.md, "Admission"); MeshMark 2's errors MUE spends it."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -56,6 +56,9 @@ FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
 Kind = Literal["bundle", "result", "form", "native", ""]
 
+SMP_KEYS = frozenset({"runs", "latencies_ms"})
+"""A mapping with one of these is an attempted SMP bundle or result, right or wrong."""
+
 
 @dataclass
 class Reading:
@@ -132,7 +135,7 @@ def read_submission(
         return Reading(digest, "", "", [Problem("", "max-depth", exc.message)])
     except ReaderError as exc:
         return Reading(digest, "", "", [Problem("", "malformed", str(exc))])
-    if document.is_bundle(doc) or "latencies_ms" in doc or format == smpdoc.NAME:
+    if SMP_KEYS & doc.keys() or format == smpdoc.NAME:
         return _read_document(doc, digest, limits, check)
     try:
         native: str | None = detect(body).name
@@ -177,9 +180,16 @@ def _read_native(body: bytes, digest: str, reader: Reader, check: bool) -> Readi
 
 
 def _read_document(doc: dict[str, Any], digest: str, limits: Limits, check: bool) -> Reading:
-    """An SMP bundle or result: limits, then (``check``) schema and consistency."""
-    kind: Literal["bundle", "result"] = "bundle" if document.is_bundle(doc) else "result"
+    """An SMP bundle or result: limits, then (``check``) schema and consistency.
+
+    A document with ``runs`` is a bundle even when they are not a list: the
+    client meant one, and hears which field is wrong (400), not that the
+    format is unknown (415); the door checks such a document's schema at once.
+    """
+    kind: Literal["bundle", "result"] = "bundle" if "runs" in doc else "result"
     problems = check_limits(doc, limits)
+    if not problems and not check and kind == "bundle" and not document.is_bundle(doc):
+        problems = document.validate_schema(doc, kind)
     if problems or not check:
         return Reading(digest, kind, smpdoc.NAME, problems)
     problems = document.validate_schema(doc, kind)

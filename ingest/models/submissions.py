@@ -96,6 +96,8 @@ class Profile(models.Model):
     duration_s = models.PositiveIntegerField()
     warmup_s = models.PositiveIntegerField(default=0)
     services = models.PositiveIntegerField(default=2)
+    # The share of requests a mesh run may fail beyond its baseline and still be ranked.
+    error_budget = models.FloatField(default=0.01)
 
     class Meta:
         ordering = ["id"]
@@ -228,9 +230,12 @@ class Result(models.Model):
     baseline = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="mesh_runs"
     )
-    # A mesh run without a baseline is kept but cannot be scored or ranked.
+    # A mesh run is ranked only when it passes the admission rules (docs/meshmark.md,
+    # "Admission"); otherwise it is kept, scored and shown with every reason in
+    # ``admission`` (field path, rule, message), the first of them in ``unranked_reason``.
     ranked = models.BooleanField(default=True)
     unranked_reason = models.TextField(blank=True)
+    admission = models.JSONField(default=list, blank=True)
     is_listed = models.BooleanField(default=True)
     unlisted_reason = models.TextField(blank=True)
 
@@ -252,6 +257,13 @@ class Result(models.Model):
     request_count = models.BigIntegerField(null=True, blank=True)
     error_count = models.BigIntegerField(null=True, blank=True)
     error_rate = models.FloatField(null=True, blank=True)
+    # The successful requests alone (MeshMark 2): their count and their latencies, from
+    # the tool when it separates them, else bounded from the histogram, else unknown.
+    ok_count = models.FloatField(null=True, blank=True)
+    ok_p50_ms = models.FloatField(null=True, blank=True)
+    ok_p90_ms = models.FloatField(null=True, blank=True)
+    ok_p99_ms = models.FloatField(null=True, blank=True)
+    ok_p999_ms = models.FloatField(null=True, blank=True)
     status_codes = models.JSONField(default=dict, blank=True)
     histogram = models.JSONField(default=list, blank=True)
     # Resources during this run, in millicores and MiB: the mesh's (sidecars,

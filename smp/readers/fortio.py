@@ -37,6 +37,14 @@ fortio's console text (``fortio load URL`` without ``-json``) is parsed too:
 it prints the count, min/avg/max, the buckets (edges rounded to 6 significant
 digits), the percentile targets and the codes, but no start date.
 
+Successful requests. fortio 1.x also writes ``ErrorsDurationHistogram``, the
+latencies of the failed calls alone, in the same buckets as
+``DurationHistogram``; when a run has errors, its bucket-by-bucket difference is
+the successful calls' histogram, and its summary is ``latencies_ok_ms``. Fast
+failures would otherwise pass for good latency (docs/meshmark.md, MeshMark 2).
+Older fortio (and nighthawk's variant) write no errors histogram: nothing is
+separated, and the scorer treats the mixed latencies pessimistically.
+
 What fortio lacks: p95 unless asked for (interpolated here), the run's start
 in the text output, and CPU/memory figures.
 """
@@ -47,7 +55,7 @@ import re
 from typing import Any
 
 from smp.errors import ReaderError
-from smp.histogram import HistogramError, percentile_from_buckets
+from smp.histogram import HistogramError, percentile_from_buckets, summary_from_buckets
 from smp.loaders import decode_text, load_json
 from smp.model import HistogramBucket, Latencies, LoadGenerator, PerformanceTestResult
 from smp.readers._fields import Fields, end_time, json_type, parse_timestamp
@@ -141,6 +149,9 @@ def convert(
     errors_hist = top.child("ErrorsDurationHistogram")
     counted = None if errors_hist is None else errors_hist.count("Count")
     error_count = None if nighthawk else _error_count(status, grpc, counted)
+    latencies_ok = (
+        _successful(buckets, errors_hist) if error_count and errors_hist is not None else None
+    )
 
     if nighthawk and status:  # its histogram leaves out each worker's warm-up request
         request_count = max(request_count or 0, sum(status.values()))
@@ -163,6 +174,7 @@ def convert(
         start_time=start_time,
         end_time=end_time(start_time, duration_s, top, "ActualDuration"),
         duration_s=duration_s,
+        latencies_ok_ms=latencies_ok,
         requested_qps=requested_qps,
         request_count=request_count,
         error_count=error_count,
@@ -173,6 +185,25 @@ def convert(
         connections=connections,
         labels=labels,
     )
+
+
+def _successful(buckets: list[HistogramBucket], errors_hist: Fields) -> Latencies | None:
+    """Latencies of the successful calls: all calls' buckets minus the failed calls' ones.
+
+    None when the two histograms do not line up bucket for bucket (then nothing
+    can be separated) or when no call succeeded.
+    """
+    failed, _ = _buckets(errors_hist)
+    remaining = {(b.start_ms, b.end_ms): b.count for b in buckets}
+    for bucket in failed:
+        key = (bucket.start_ms, bucket.end_ms)
+        if remaining.get(key, 0) < bucket.count:
+            return None
+        remaining[key] -= bucket.count
+    kept = [HistogramBucket(start, end, n) for (start, end), n in remaining.items() if n > 0]
+    if not kept:
+        return None
+    return summary_from_buckets(sorted(kept, key=lambda b: (b.start_ms, b.end_ms)))
 
 
 def _buckets(hist: Fields) -> tuple[list[HistogramBucket], list[float | None]]:

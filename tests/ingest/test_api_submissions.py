@@ -368,3 +368,13 @@ def test_environments_and_mesh_configs_are_shared_not_copied(
     assert Environment.objects.count() == 1
     assert MeshConfig.objects.count() == 2  # none (baselines) and istio
     assert Result.objects.count() == 6
+
+
+def test_a_malformed_bundle_is_answered_400_naming_the_field_not_415(api: Client) -> None:
+    response = api.post("/api/v1/submissions", data={"runs": "x"}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["errors"] == [
+        {"path": "runs", "rule": "type", "message": "must be an array, got a string"}
+    ]
+    assert Submission.objects.get(pk=body["submission"]["id"]).status == "rejected"

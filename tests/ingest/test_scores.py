@@ -29,6 +29,8 @@ def _bundle_with_app_and_calibration() -> dict[str, Any]:
         "workloads": [{"name": "app", "count": 2, "cpu_mcores": 900.0, "mem_mb": 300.0}]
     }
     doc["runs"][1]["error_count"] = 30
+    # The tool separated its successful requests (fortio does): MeshMark 2 scores those.
+    doc["runs"][1]["latencies_ok_ms"] = {"p50": 1.7, "p90": 2.7, "p99": 5.6, "p999": 8.3}
     return doc
 
 
@@ -39,7 +41,7 @@ def test_accepting_a_submission_stores_its_mesh_runs_score(org: Organization) ->
     (score,) = Score.objects.filter(result=mesh)
     assert score.formula_version == FORMULA_VERSION
     assert 0 < score.score < 100
-    assert set(score.classes) == {"latency", "throughput", "cpu", "memory"}
+    assert set(score.classes) == {"latency", "throughput", "errors", "cpu", "memory"}
     assert not Score.objects.filter(result__role="baseline").exists()
     # The database path and the model path are one formula.
     bundle = document.bundle_from_dict(doc)
@@ -48,6 +50,7 @@ def test_accepting_a_submission_stores_its_mesh_runs_score(org: Organization) ->
         bundle.runs[1],
         mesh_config=bundle.mesh_config,
         environment=bundle.environment,
+        error_budget=0.01,  # http-1k's
     )
     assert score.score == pytest.approx(expected.score, abs=1e-9)
     assert score.mues == pytest.approx(expected.mues)
@@ -80,7 +83,7 @@ def test_the_result_api_shows_the_score_and_breakdown(org: Organization) -> None
     assert meshmark["version"] == FORMULA_VERSION
     assert meshmark["score"] == pytest.approx(Score.objects.get().score)
     assert meshmark["figures"]["normalized"] is True
-    assert set(meshmark["classes"]) == {"latency", "throughput", "cpu", "memory"}
+    assert set(meshmark["classes"]) == {"latency", "throughput", "errors", "cpu", "memory"}
     baseline = submission.results.get(role="baseline")
     assert Client().get(f"/api/v1/results/{baseline.pk}").json()["meshmark"] is None
 

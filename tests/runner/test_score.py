@@ -14,7 +14,8 @@ from runner.cli import cli
 from smp.model import Bundle, Calibration, EnvironmentConfig, Node
 
 from ..factories import make_bundle
-from ..scoring.test_engine import example_baseline, example_mesh, example_mesh_config
+from ..scoring.test_engine import example_mesh_config
+from ..scoring.test_engine2 import example2_baseline, example2_mesh
 
 
 def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
@@ -24,7 +25,12 @@ def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
 
 
 def worked_example(tmp_path: Path) -> Path:
-    """The bundle of docs/meshmark.md, section 8, as `smp-runner run` would write it."""
+    """The bundle of docs/meshmark.md's meshmark-2 example, as `smp-runner run` writes it:
+    each run says how it was made, so the admission rules can check it."""
+    runs = [example2_baseline(), example2_mesh()]
+    for run in runs:
+        run.protocol, run.connections, run.duration_s = "http", 16, 60.0
+        run.warmup_s, run.payload_bytes = 5.0, 1024
     bundle = Bundle(
         profile="http-1k",
         environment=EnvironmentConfig(
@@ -33,7 +39,7 @@ def worked_example(tmp_path: Path) -> Path:
             calibration=Calibration(probe="meshmark-cpu/1", score=1250.0),
         ),
         mesh_config=example_mesh_config(),
-        runs=[example_baseline(), example_mesh()],
+        runs=runs,
     )
     return write(tmp_path, bundle.to_dict())
 
@@ -43,12 +49,18 @@ def test_it_prints_the_worked_example_score_classes_and_normalized_figures(
 ) -> None:
     result = CliRunner().invoke(cli, ["score", str(worked_example(tmp_path))])
     assert result.exit_code == 0, result.output
-    # docs/meshmark.md, section 8: 74.757778, classes 0.731250 / 0.992394 / 0.666667 / 0.6.
-    assert "MeshMark 74.8 / 100" in result.output
+    # docs/meshmark.md, section 10: 69.553975; classes 0.7, 0.990992, 0.520040, 2/3, 0.6.
+    assert "MeshMark 69.6 / 100" in result.output
     assert "istio 1.24.0 mTLS profile http-1k" in result.output
-    for cls, value in (("latency", "0.731"), ("throughput", "0.992"), ("cpu", "0.667")):
+    for cls, value in (
+        ("latency", "0.700"),
+        ("throughput", "0.991"),
+        ("errors", "0.520"),
+        ("cpu", "0.667"),
+        ("memory", "0.600"),
+    ):
         assert re.search(rf"\n  {cls} +{value}", result.output), (cls, result.output)
-    assert re.search(r"\n  memory +0.600", result.output), result.output
+    assert "ranked: yes" in result.output
     assert "normalized to the reference machine" in result.output
     assert "calibration factor 1.250 (meshmark-cpu/1)" in result.output
     # 600 mCores at 990 rps, times f = 1.25: 757.6 mCores per 1k rps; (3.2 - 2.4) * 1.25 ms.
@@ -62,11 +74,19 @@ def test_json_output_gives_the_worked_example_to_six_decimals(tmp_path: Path) ->
     [run] = json.loads(result.output)["runs"]
     assert run["run"] == 1
     meshmark = run["meshmark"]
-    assert meshmark["score"] == pytest.approx(74.757778, abs=5e-7)
+    assert meshmark["score"] == pytest.approx(69.553975, abs=5e-7)
     assert meshmark["classes"] == pytest.approx(
-        {"latency": 0.731250, "throughput": 0.992394, "cpu": 0.666667, "memory": 0.6}, abs=5e-7
+        {
+            "latency": 0.7,
+            "throughput": 0.990992,
+            "errors": 0.520040,
+            "cpu": 0.666667,
+            "memory": 0.6,
+        },
+        abs=5e-7,
     )
     assert meshmark["mue_mask"] == 511 and meshmark["partial"] is False
+    assert run["ranked"] is True and run["admission"] == []
     figures = run["figures"]
     assert figures["normalized"] is True and figures["factor"] == 1.25
     assert figures["cpu_mcores_per_1k_rps"] == pytest.approx(757.58, abs=0.005)
@@ -89,3 +109,16 @@ def test_an_invalid_bundle_lists_every_problem(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "is not a valid SMP bundle" in result.output
     assert "runs[1].latencies_ms.p95" in result.output and "[percentiles-ordered]" in result.output
+
+
+def test_it_says_why_a_board_would_not_rank_a_run(tmp_path: Path) -> None:
+    doc = make_bundle()
+    doc["runs"][1]["connections"] = 1
+    doc["runs"][1]["error_count"] = 1200  # 2% of 59,400: twice http-1k's budget
+    doc["runs"][1]["latencies_ok_ms"] = doc["runs"][1]["latencies_ms"]
+    result = CliRunner().invoke(cli, ["score", str(write(tmp_path, doc))])
+    assert result.exit_code == 0, result.output
+    assert "ranked: no" in result.output
+    assert "warning: runs[1].connections: 1 connections; http-1k uses 16" in result.output
+    assert "[pair-connections]" in result.output and "[profile-connections]" in result.output
+    assert "[error-budget]" in result.output

@@ -1,4 +1,5 @@
-"""The properties docs/meshmark.md promises, checked with hypothesis on generated pairs."""
+"""The properties docs/meshmark.md promises, checked with hypothesis on generated pairs,
+for every version of the formula."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.engine import (
-    CLASSES,
+    MESHMARK_1,
+    MESHMARK_2,
     WEIGHT_BOUND,
+    Formula,
     PairArrays,
     ScoreArrays,
     Weights,
@@ -28,16 +31,30 @@ from smp.model import (
 )
 
 PROPERTY = settings(max_examples=200, deadline=None)
+EVERY_VERSION = pytest.mark.parametrize(
+    "formula", [MESHMARK_1, MESHMARK_2], ids=lambda f: f.version
+)
 
 LATENCY_COLUMNS = [
-    f"{side}_{p}" for p in ("p50", "p90", "p99", "p999") for side in ("baseline", "mesh")
+    f"{side}_{ok}{p}"
+    for p in ("p50", "p90", "p99", "p999")
+    for side in ("baseline", "mesh")
+    for ok in ("", "ok_")
 ]
-MANDATORY_COLUMNS = ["baseline_p50", "mesh_p50", "baseline_p99", "mesh_p99"]
+MANDATORY = {
+    MESHMARK_1.version: ["baseline_p50", "mesh_p50", "baseline_p99", "mesh_p99"],
+    MESHMARK_2.version: [
+        "baseline_ok_p50",
+        "mesh_ok_p50",
+        "baseline_ok_p99",
+        "mesh_ok_p99",
+        "baseline_ok_count",
+        "mesh_ok_count",
+    ],
+}
+MANDATORY_COLUMNS = [name for names in MANDATORY.values() for name in names]
 MORE_IS_WORSE = [
-    "mesh_p50",
-    "mesh_p90",
-    "mesh_p99",
-    "mesh_p999",
+    *(f"mesh_{ok}{p}" for p in ("p50", "p90", "p99", "p999") for ok in ("", "ok_")),
     "mesh_error_rate",
     "mesh_cpu_mcores",
     "mesh_mem_mb",
@@ -49,6 +66,9 @@ positive_qps = st.floats(min_value=1e-2, max_value=1e5)
 rate = st.floats(min_value=0.0, max_value=1.0)
 baseline_rate = st.floats(min_value=0.0, max_value=0.99)
 resource = st.floats(min_value=0.0, max_value=1e5)
+# Enough successful requests for every percentile (the sample rule is tested apart).
+ok_count = st.floats(min_value=1e5, max_value=1e8)
+budget = st.floats(min_value=1e-3, max_value=0.5)
 
 COLUMN_STRATEGIES: dict[str, st.SearchStrategy[float]] = {
     **{name: latency for name in LATENCY_COLUMNS},
@@ -61,6 +81,9 @@ COLUMN_STRATEGIES: dict[str, st.SearchStrategy[float]] = {
     "app_cpu_mcores": resource,
     "mesh_mem_mb": resource,
     "app_mem_mb": resource,
+    "baseline_ok_count": ok_count,
+    "mesh_ok_count": ok_count,
+    "error_budget": budget,
 }
 
 
@@ -74,20 +97,25 @@ def rows(draw: st.DrawFn, *, mandatory: bool = True) -> dict[str, float]:
     return row
 
 
-def score_rows(rows: list[dict[str, float]], weights: Weights | None = None) -> ScoreArrays:
+def score_rows(
+    rows: list[dict[str, float]], formula: Formula, weights: Weights | None = None
+) -> ScoreArrays:
     columns = {name: [row[name] for row in rows] for name in COLUMN_STRATEGIES}
     pairs = PairArrays.from_columns(columns)
-    return score_arrays(pairs) if weights is None else score_arrays(pairs, weights)
+    return score_arrays(pairs, weights or Weights(), formula)
 
 
 def assert_same(a: np.ndarray, b: np.ndarray) -> None:
     assert np.array_equal(a, b, equal_nan=True)
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(st.lists(rows(mandatory=False), min_size=1, max_size=20))
-def test_every_score_is_between_0_and_100_or_not_scorable(batch: list[dict[str, float]]) -> None:
-    result = score_rows(batch)
+def test_every_score_is_between_0_and_100_or_not_scorable(
+    formula: Formula, batch: list[dict[str, float]]
+) -> None:
+    result = score_rows(batch, formula)
 
     scored = result.score[result.scorable]
     assert np.all((scored >= 0) & (scored <= 100))
@@ -110,6 +138,7 @@ def make_worse(row: dict[str, float], column: str, amount: float) -> dict[str, f
     return worse
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(
     rows(),
@@ -122,13 +151,16 @@ def make_worse(row: dict[str, float], column: str, amount: float) -> dict[str, f
     ),
 )
 def test_more_overhead_never_raises_the_score(
-    row: dict[str, float], changes: list[tuple[str, float]]
+    formula: Formula, row: dict[str, float], changes: list[tuple[str, float]]
 ) -> None:
     worse = row
     for column, amount in changes:
         worse = make_worse(worse, column, amount)
 
-    before, after = score_rows([row, worse]).row(0), score_rows([row, worse]).row(1)
+    before, after = (
+        score_rows([row, worse], formula).row(0),
+        score_rows([row, worse], formula).row(1),
+    )
 
     assert before.score is not None and after.score is not None
     assert after.score <= before.score
@@ -141,14 +173,15 @@ def test_more_overhead_never_raises_the_score(
             assert worse_value is not None and worse_value <= value
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(rows(mandatory=False), st.floats(min_value=1e-3, max_value=1e3))
 def test_scaling_both_runs_latencies_by_the_same_factor_leaves_the_score_unchanged(
-    row: dict[str, float], factor: float
+    formula: Formula, row: dict[str, float], factor: float
 ) -> None:
     scaled = {k: v * factor if k in LATENCY_COLUMNS else v for k, v in row.items()}
 
-    result = score_rows([row, scaled])
+    result = score_rows([row, scaled], formula)
 
     original, rescaled = result.score
     if math.isnan(original):
@@ -157,23 +190,25 @@ def test_scaling_both_runs_latencies_by_the_same_factor_leaves_the_score_unchang
         assert rescaled == pytest.approx(original, rel=1e-12, abs=1e-12)
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(rows(), st.floats(min_value=1e-3, max_value=1e3))
 def test_scaling_mesh_and_app_resources_together_leaves_the_score_unchanged(
-    row: dict[str, float], factor: float
+    formula: Formula, row: dict[str, float], factor: float
 ) -> None:
     names = ["mesh_cpu_mcores", "app_cpu_mcores", "mesh_mem_mb", "app_mem_mb"]
     scaled = {k: v * factor if k in names else v for k, v in row.items()}
 
-    original, rescaled = score_rows([row, scaled]).score
+    original, rescaled = score_rows([row, scaled], formula).score
 
     assert rescaled == pytest.approx(original, rel=1e-12, abs=1e-12)
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(st.lists(rows(mandatory=False), min_size=1, max_size=20))
-def test_scoring_is_deterministic(batch: list[dict[str, float]]) -> None:
-    first, second = score_rows(batch), score_rows(batch)
+def test_scoring_is_deterministic(formula: Formula, batch: list[dict[str, float]]) -> None:
+    first, second = score_rows(batch, formula), score_rows(batch, formula)
 
     assert_same(first.score, second.score)
     for name in first.mues:
@@ -181,6 +216,7 @@ def test_scoring_is_deterministic(batch: list[dict[str, float]]) -> None:
     assert_same(first.class_mask, second.class_mask)
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(
     st.lists(rows(mandatory=False), min_size=1, max_size=20).flatmap(
@@ -188,12 +224,13 @@ def test_scoring_is_deterministic(batch: list[dict[str, float]]) -> None:
     )
 )
 def test_permuting_the_rows_permutes_the_scores(
+    formula: Formula,
     batch_and_order: tuple[list[dict[str, float]], list[int]],
 ) -> None:
     batch, order = batch_and_order
 
-    original = score_rows(batch)
-    permuted = score_rows([batch[i] for i in order])
+    original = score_rows(batch, formula)
+    permuted = score_rows([batch[i] for i in order], formula)
 
     assert_same(permuted.score, original.score[order])
     assert_same(permuted.partial, original.partial[order])
@@ -233,46 +270,58 @@ def run_pairs(draw: st.DrawFn) -> tuple[PerformanceTestResult, PerformanceTestRe
     return baseline, mesh
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(st.lists(run_pairs(), min_size=1, max_size=8))
 def test_score_pair_equals_the_matching_row_of_score_arrays(
+    formula: Formula,
     pairs: list[tuple[PerformanceTestResult, PerformanceTestResult]],
 ) -> None:
-    batch = score_arrays(pair_arrays_from_results(pairs))
+    batch = score_arrays(pair_arrays_from_results(pairs, error_budget=0.01), formula=formula)
 
     for i, (baseline, mesh) in enumerate(pairs):
-        assert score_pair(baseline, mesh) == batch.row(i)
+        assert score_pair(baseline, mesh, formula=formula, error_budget=0.01) == batch.row(i)
 
 
+@EVERY_VERSION
 @PROPERTY
-@given(rows(), st.sampled_from(list(CLASSES)))
+@given(rows(), st.sampled_from(["latency", "throughput", "errors", "cpu", "memory"]))
 def test_a_class_without_figures_drops_out_of_the_average(
-    row: dict[str, float], dropped: str
+    formula: Formula, row: dict[str, float], dropped: str
 ) -> None:
+    if dropped not in formula.classes:
+        return  # meshmark-1 has no errors class
+    # p50/p99 are mandatory (covered below); meshmark-1 counts errors as throughput.
     columns = {
-        "latency": ["mesh_p90", "mesh_p999"],  # p50/p99 are mandatory; covered below
-        "throughput": ["mesh_qps", "mesh_error_rate"],
+        "latency": ["mesh_p90", "mesh_p999", "mesh_ok_p90", "mesh_ok_p999"],
+        "throughput": ["mesh_qps"] + (["mesh_error_rate"] if formula is MESHMARK_1 else []),
+        "errors": ["mesh_error_rate"],
         "cpu": ["mesh_cpu_mcores"],
         "memory": ["mesh_mem_mb"],
     }[dropped]
     without = {k: (math.nan if k in columns else v) for k, v in row.items()}
 
-    result = score_rows([without]).row(0)
+    result = score_rows([without], formula).row(0)
 
     present = {k: v for k, v in result.classes.items() if v is not None}
     assert result.score == pytest.approx(100 * sum(present.values()) / len(present))
     if dropped != "latency":
         assert result.classes[dropped] is None
         assert result.partial
-        assert set(CLASSES[dropped]) <= set(result.missing)
+        assert set(formula.classes[dropped]) <= set(result.missing)
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(rows(), st.sampled_from(MANDATORY_COLUMNS))
-def test_a_pair_without_p50_or_p99_is_not_scorable(row: dict[str, float], column: str) -> None:
+def test_a_pair_without_p50_or_p99_is_not_scorable(
+    formula: Formula, row: dict[str, float], column: str
+) -> None:
+    if column not in MANDATORY[formula.version]:
+        return  # the other version's mandatory figure
     row = {**row, column: math.nan}
 
-    result = score_rows([row]).row(0)
+    result = score_rows([row], formula).row(0)
 
     assert result.score is None
     assert not result.partial
@@ -283,28 +332,37 @@ in_bounds = st.floats(min_value=-WEIGHT_BOUND, max_value=WEIGHT_BOUND)
 
 
 @PROPERTY
-@given(st.sampled_from(list(CLASSES["latency"] + CLASSES["throughput"])), out_of_bounds)
+@given(
+    st.sampled_from(
+        [*MESHMARK_2.classes["latency"], *MESHMARK_1.classes["throughput"], "errors_within_budget"]
+    ),
+    out_of_bounds,
+)
 def test_mue_weights_out_of_bounds_are_rejected(name: str, adjustment: float) -> None:
     with pytest.raises(ValueError, match=repr(name)):
         Weights(mues={name: adjustment})
 
 
 @PROPERTY
-@given(st.sampled_from(list(CLASSES)), out_of_bounds)
+@given(st.sampled_from([*MESHMARK_1.class_names, "errors"]), out_of_bounds)
 def test_class_weights_out_of_bounds_are_rejected(name: str, adjustment: float) -> None:
     with pytest.raises(ValueError, match=repr(name)):
         Weights(classes={name: adjustment})
 
 
+@EVERY_VERSION
 @PROPERTY
 @given(
     st.lists(rows(), min_size=1, max_size=5),
-    st.dictionaries(st.sampled_from([m for ms in CLASSES.values() for m in ms]), in_bounds),
-    st.dictionaries(st.sampled_from(list(CLASSES)), in_bounds),
+    st.dictionaries(st.sampled_from([*MESHMARK_1.mue_names, "errors_within_budget"]), in_bounds),
+    st.dictionaries(st.sampled_from([*MESHMARK_1.class_names, "errors"]), in_bounds),
 )
 def test_any_weights_within_bounds_keep_the_score_between_0_and_100(
-    batch: list[dict[str, float]], mue_weights: dict[str, float], class_weights: dict[str, float]
+    formula: Formula,
+    batch: list[dict[str, float]],
+    mue_weights: dict[str, float],
+    class_weights: dict[str, float],
 ) -> None:
-    result = score_rows(batch, Weights(mues=mue_weights, classes=class_weights))
+    result = score_rows(batch, formula, Weights(mues=mue_weights, classes=class_weights))
 
     assert np.all((result.score >= 0) & (result.score <= 100))
