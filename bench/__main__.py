@@ -12,6 +12,7 @@ BENCHES = (
     "bench.bench_loadgen",
     "bench.bench_calibration",
     "bench.bench_gunicorn",
+    "bench.bench_slow_clients",
 )
 
 

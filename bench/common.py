@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +135,75 @@ def wrk(
     """Run Debian's wrk with --latency and read its output with MeshMark's own wrk reader."""
     out = wrk_raw(url, seconds=seconds, connections=connections, threads=threads, script=script)
     return wrk_figures(out)
+
+
+PROXY_TEMPLATE = ROOT / "deploy" / "k8s" / "nginx.conf.template"
+
+
+@contextlib.contextmanager
+def buffering_proxy(upstream: str, workdir: Path) -> Iterator[str]:
+    """Debian's nginx with the deployment's own proxy configuration
+    (deploy/k8s/nginx.conf.template) in front of ``upstream``; yields its base URL."""
+    port = free_port()
+    site = PROXY_TEMPLATE.read_text()
+    site = site.replace("${MESHMARK_LISTEN}", f"127.0.0.1:{port}")
+    site = site.replace("${MESHMARK_UPSTREAM}", upstream)
+    (workdir / "site.conf").write_text(site)
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"""daemon off;
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/client_body;
+  proxy_temp_path {workdir}/proxy_temp;
+  fastcgi_temp_path {workdir}/fastcgi_temp;
+  uwsgi_temp_path {workdir}/uwsgi_temp;
+  scgi_temp_path {workdir}/scgi_temp;
+  include {workdir}/site.conf;
+}}
+"""
+    )
+    proxy = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"nginx did not answer: {(workdir / 'error.log').read_text()}")
+        yield base
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+
+
+def slow_clients(base: str, count: int, seconds: float, stop: threading.Event) -> None:
+    """``count`` connections that send a request head one header line a second and never
+    finish it (a slowloris), for ``seconds`` or until ``stop`` is set."""
+    host, port = base.removeprefix("http://").split(":")
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sockets.append(sock)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stop.wait(1.0):
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: 1\r\n")
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -123,7 +123,7 @@ class SubmissionCreateApi(APIView):
             sub = refused.submission
             problems = [Problem(**e) for e in sub.errors]
             raise Refusal(
-                415 if refused.unsupported else 400,
+                refused.status,
                 "; ".join(p.message for p in problems),
                 problems,
                 submission={"id": str(sub.pk), "status": sub.status},

@@ -116,6 +116,6 @@ class SubmissionBulkApi(APIView):
             "duplicate": not outcome.created,
         }
         if outcome.refusal is not None:
-            item["status"] = 415 if outcome.refusal.unsupported else 400
-            item["errors"] = [p.as_dict() for p in outcome.refusal.errors]
+            item["status"] = outcome.refusal.status
+            item["errors"] = [p.as_dict() for p in outcome.refusal.problems]
         return item

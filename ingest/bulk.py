@@ -85,6 +85,10 @@ def _array_items(body: bytes) -> list[bytes]:
     while True:
         try:
             _, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise EnvelopeError(
+                [Problem(f"[{len(items)}]", "max-depth", "the item nests too deeply to read")]
+            ) from None
         except json.JSONDecodeError as exc:
             raise EnvelopeError(
                 [Problem(f"[{len(items)}]", "malformed-json", f"unreadable JSON: {exc.msg}")]

@@ -114,7 +114,8 @@ def _factors(rows: Sequence[dict[str, Any]]) -> np.ndarray[Any, np.dtype[np.floa
 
 
 def _optional(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+    """A figure to store: None when missing, or when not finite (JSON has no infinity)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) -> int:

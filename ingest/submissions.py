@@ -23,10 +23,34 @@ from ingest.bulkcopy import copy_rows
 from ingest.models import ApiToken, Organization, Submission
 from ingest.reading import read_at_door
 from ingest.tokens import Actor, actor_user
+from smp.errors import Problem
 from smp.submission import Reading
 
 BULK_QUEUE_CHUNK = 50
 """Submissions per processing task queued by a bulk upload."""
+
+
+@dataclass
+class Refusal:
+    """Why the door refuses a body, and the HTTP status that says so."""
+
+    status: int
+    problems: list[Problem]
+
+
+def door_refusal(*, reading: Reading, original: Submission | None = None) -> Refusal | None:
+    """The door's verdict: the reading's problems (415 for what the index does not take,
+    else 400), or 409 when these bytes are already accepted under another organization
+    (``original``): one run counts once, whoever sends it again (docs/api.md)."""
+    if not reading.ok:
+        return Refusal(415 if reading.unsupported else 400, reading.errors)
+    if original is not None:
+        message = (
+            f"these bytes are already published by another organization as submission "
+            f"{original.pk}; an organization submits the runs it made"
+        )
+        return Refusal(409, [Problem("", "published-elsewhere", message)])
+    return None
 
 
 def submission_build(
@@ -35,13 +59,15 @@ def submission_build(
     body: bytes,
     content_type: str,
     reading: Reading,
+    refusal: Refusal | None = None,
     token: ApiToken | None = None,
     user: Actor = None,
     idempotency_key: str | None = None,
     source: str = Submission.Source.API,
 ) -> Submission:
     """The unsaved row for a body read at the door: received, or already rejected
-    with the door's problems when the reading found any."""
+    with the door's ``refusal`` (by default, the reading's own problems)."""
+    refusal = refusal if refusal is not None else door_refusal(reading=reading)
     submission = Submission(
         organization=organization,
         token=token,
@@ -55,20 +81,20 @@ def submission_build(
         idempotency_key=idempotency_key or None,
         detected_format=reading.format if reading.ok else "",
     )
-    if not reading.ok:
+    if refusal is not None:
         submission.status = Submission.Status.REJECTED
-        submission.errors = [p.as_dict() for p in reading.errors]
+        submission.errors = [p.as_dict() for p in refusal.problems]
         submission.processed_at = timezone.now()
     return submission
 
 
 class SubmissionRefused(Exception):
-    """The body was stored but refused at the door (malformed or unsupported)."""
+    """The body was stored but refused at the door; ``status`` is the HTTP answer."""
 
-    def __init__(self, submission: Submission, *, unsupported: bool) -> None:
+    def __init__(self, submission: Submission, *, status: int) -> None:
         super().__init__(str(submission.errors))
         self.submission = submission
-        self.unsupported = unsupported
+        self.status = status
 
 
 def submission_create(
@@ -89,14 +115,16 @@ def submission_create(
     raised so the caller can answer 400/415 straight away.
     """
     reading = read_at_door(body=body, content_type=content_type)
-    existing = _find_duplicate(organization, reading.digest, idempotency_key)
+    existing, elsewhere = _same_content(organization, reading.digest, idempotency_key)
     if existing is not None:
         return existing, False
+    refusal = door_refusal(reading=reading, original=elsewhere)
     submission = submission_build(
         organization=organization,
         body=body,
         content_type=content_type,
         reading=reading,
+        refusal=refusal,
         token=token,
         user=user,
         idempotency_key=idempotency_key,
@@ -105,17 +133,17 @@ def submission_create(
     try:
         with transaction.atomic():
             submission.save(force_insert=True)
-            if reading.ok:
+            if refusal is None:
                 # Processing starts once the row is committed, so the worker finds it.
                 transaction.on_commit(functools.partial(tasks.enqueue, submission.pk))
     except IntegrityError:
         # Lost a race with an identical upload: the first one wins.
-        existing = _find_duplicate(organization, reading.digest, idempotency_key)
+        existing, _ = _same_content(organization, reading.digest, idempotency_key)
         if existing is None:
             raise
         return existing, False
-    if not reading.ok:
-        raise SubmissionRefused(submission, unsupported=reading.unsupported)
+    if refusal is not None:
+        raise SubmissionRefused(submission, status=refusal.status)
     return submission, True
 
 
@@ -126,7 +154,7 @@ class BulkOutcome:
     index: int
     submission: Submission
     created: bool
-    refusal: Reading | None = None
+    refusal: Refusal | None = None
 
 
 def submissions_create_bulk(
@@ -144,12 +172,15 @@ def submissions_create_bulk(
     One insert for all of them, one commit, and processing queued in chunks.
     """
     readings = [read_at_door(body=body, content_type="application/json") for body in items]
-    known = {
-        sub.content_digest: sub
-        for sub in Submission.objects.filter(
-            organization=organization, content_digest__in=[r.digest for r in readings]
-        )
-    }
+    known: dict[str, Submission] = {}
+    elsewhere: dict[str, Submission] = {}
+    for sub in Submission.objects.filter(content_digest__in=[r.digest for r in readings]).order_by(
+        "received_at"
+    ):
+        if sub.organization_id == organization.pk:
+            known.setdefault(sub.content_digest, sub)
+        elif sub.status == Submission.Status.ACCEPTED:
+            elsewhere.setdefault(sub.content_digest, sub)
     outcomes: list[BulkOutcome] = []
     fresh: dict[str, Submission] = {}
     for index, (body, reading) in enumerate(zip(items, readings, strict=True)):
@@ -157,16 +188,17 @@ def submissions_create_bulk(
         if existing is not None:
             outcomes.append(BulkOutcome(index, existing, created=False))
             continue
+        refusal = door_refusal(reading=reading, original=elsewhere.get(reading.digest))
         submission = submission_build(
             organization=organization,
             body=body,
             content_type="application/json",
             reading=reading,
+            refusal=refusal,
             token=token,
             user=user,
         )
         fresh[reading.digest] = submission
-        refusal = None if reading.ok else reading
         outcomes.append(BulkOutcome(index, submission, created=True, refusal=refusal))
     with transaction.atomic():
         stored = submissions_insert(list(fresh.values()))
@@ -214,15 +246,22 @@ def submissions_insert(rows: list[Submission]) -> set[Any]:
     return set(Submission.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
 
 
-def _find_duplicate(
+def _same_content(
     organization: Organization, digest: str, idempotency_key: str | None
-) -> Submission | None:
+) -> tuple[Submission | None, Submission | None]:
+    """In one query: this organization's earlier submission of the same content (or
+    idempotency key), and the first accepted one of another organization."""
     match = Q(content_digest=digest)
     if idempotency_key:
-        match |= Q(idempotency_key=idempotency_key)
-    return (
-        Submission.objects.filter(match, organization=organization).order_by("received_at").first()
-    )
+        match |= Q(organization=organization, idempotency_key=idempotency_key)
+    own: Submission | None = None
+    other: Submission | None = None
+    for sub in Submission.objects.filter(match).order_by("received_at")[:50]:
+        if sub.organization_id == organization.pk:
+            own = own or sub
+        elif sub.status == Submission.Status.ACCEPTED and sub.content_digest == digest:
+            other = other or sub
+    return own, other
 
 
 def submission_reprocess(*, submissions: Iterable[Submission]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +13,8 @@ from ingest.forms import UploadForm
 from ingest.models import Organization, Submission
 
 YAML_SUFFIXES = (".yaml", ".yml")
+FORM_OVERHEAD = 64 * 1024
+"""Room for the form's other fields and boundaries around a file of the maximum size."""
 
 
 @csrf_exempt  # checked by _upload, once the body is kept
@@ -24,6 +27,17 @@ def upload(request: HttpRequest) -> HttpResponse:
     Django parses the form (its CSRF check does), or it can no longer be read.
     """
     if request.method == "POST":
+        limit = settings.SUBMISSION_MAX_BYTES + FORM_OVERHEAD
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return HttpResponse(
+                f"The upload is larger than the limit of {settings.SUBMISSION_MAX_BYTES} bytes.\n",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
         request.body  # noqa: B018 - read now, kept on the request
     return _upload(request)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import yaml
@@ -18,15 +19,17 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import selectors
+from ingest.apis import read_body
 from ingest.models import Result, Score
 from ingest.normalize import RESOURCE_COLUMNS
+from meshmark import exports
 from meshmark.exports import results_csv
+from meshmark.pagination import CappedPagination
 from meshmark.problems import problem_response
 from meshmark.throttling import AnonReadThrottle
 from scoring import FORMULA_VERSION
@@ -211,7 +214,7 @@ class ResultListApi(APIView):
                 return problem_response(400, message, [Problem("limit", "filter", message)])
             limit = min(int(text), CSV_LIMIT)
             return results_csv(ResultOutputSerializer(qs[:limit], many=True).data)
-        paginator = LimitOffsetPagination()
+        paginator = CappedPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = ResultOutputSerializer(page, many=True).data
         return paginator.get_paginated_response(data)
@@ -273,10 +276,22 @@ class ResultDetailApi(APIView):
                 yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml"
             )
             suffix = "yaml"
-        response["Content-Disposition"] = (
-            f'attachment; filename="meshmark-result-{result.pk}.{suffix}"'
+        response["Content-Disposition"] = exports.attachment(
+            f"meshmark-result-{result.pk}.{suffix}"
         )
         return response
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None: JSON has no infinity, and
+    extreme but valid figures (a rate of 1e-300) can divide into one."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
 
 
 class ScorePreviewApi(APIView):
@@ -290,9 +305,7 @@ class ScorePreviewApi(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
-        body = request._request.body
-        if len(body) > PREVIEW_MAX_BYTES:
-            return problem_response(413, f"the body is larger than {PREVIEW_MAX_BYTES} bytes")
+        body = read_body(request, PREVIEW_MAX_BYTES, "bodies are limited to {limit} bytes")
         # Read as an SMP document whatever the content type says, like the index reads it.
         report = read_submission(body, format="smp")
         if not report.ok or report.kind != "bundle" or report.bundle is None:
@@ -304,7 +317,7 @@ class ScorePreviewApi(APIView):
             {
                 "formula_version": FORMULA_VERSION,
                 "profile": report.bundle.profile,
-                "runs": bundle_scores(report.bundle),
+                "runs": finite(bundle_scores(report.bundle)),
                 "warnings": [w.as_dict() for w in report.warnings],
             }
         )

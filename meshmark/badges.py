@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
+from ingest.models import Profile
 from meshmark.selectors import badge_row
+from smp.model import MESH_TYPES
 
 CHAR_WIDTH = 6.5  # Verdana 11px averages about this many pixels per character
 PADDING = 10
@@ -44,6 +46,10 @@ def render(label: str, message: str, fill: str) -> str:
 
 
 def badge(request: HttpRequest, mesh: str, version: str, profile: str) -> HttpResponse:
+    # Only a standard profile and a known mesh make a badge: the URL's text is not
+    # echoed into a publicly cached image.
+    if mesh not in MESH_TYPES or not Profile.objects.filter(pk=profile).exists():
+        raise Http404("no such profile or mesh")
     row = badge_row(mesh, version, profile)
     label = f"MeshMark {profile}"
     if row is None:

@@ -1,9 +1,17 @@
-"""CSV exports of leaderboards and result lists."""
+"""CSV exports of leaderboards and result lists.
+
+Every text cell that a spreadsheet would read as a formula (it begins with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a
+leading apostrophe, so a mesh version or a load generator's name submitted as
+``=HYPERLINK(...)`` stays text; numbers are written as numbers. File names are
+built from safe tokens only.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,16 +32,40 @@ LEADERBOARD_COLUMNS = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for None, numbers as they are, text defused."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_token(text: str) -> str:
+    """``text`` reduced to letters, digits, ``.``, ``_`` and ``-`` (others become ``_``),
+    for file names in headers."""
+    return _UNSAFE.sub("_", text).strip("._") or "none"
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value naming ``filename``, which is made of safe tokens."""
+    return f'attachment; filename="{safe_token(filename)}"'
+
+
 def _csv_response(
     filename: str, header: Iterable[str], rows: Iterable[Iterable[Any]]
 ) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([cell(v) for v in row])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = attachment(filename)
     return response
 
 
@@ -42,8 +74,10 @@ def leaderboard_csv(board: Leaderboard) -> HttpResponse:
         [getattr(row, column) for column in LEADERBOARD_COLUMNS]
         for row in [*board.rows, *board.partial_rows]
     ]
-    group = (board.environment_class or "none").replace("/", "_").replace(" ", "")
-    return _csv_response(f"meshmark-{board.profile.pk}-{group}.csv", LEADERBOARD_COLUMNS, rows)
+    group = safe_token(board.environment_class or "none")
+    return _csv_response(
+        f"meshmark-{safe_token(board.profile.pk)}-{group}.csv", LEADERBOARD_COLUMNS, rows
+    )
 
 
 def results_csv(results: Iterable[dict[str, Any]]) -> HttpResponse:

@@ -229,7 +229,7 @@ def scrape_time_metrics() -> bytes:
 def token_accepted(authorization: str | None) -> bool:
     token = getattr(settings, "METRICS_TOKEN", "")
     if not token:
-        return True
+        return bool(getattr(settings, "METRICS_PUBLIC", True))
     scheme, _, given = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), token.encode()

@@ -17,6 +17,11 @@ default when ``DEBUG`` is off) so log pipelines need no parsing rules.
 ``allow_template_styles`` lets one view's page use a template's static
 ``<style>`` block by its hash rather than by ``'unsafe-inline'``.
 
+``QueryPolicyMiddleware`` answers 400, naming the parameter, for a path or a
+query parameter holding a NUL byte or a control character: no text the
+database cannot hold reaches a query (the submissions' own texts are guarded by
+``smp.policy`` at the door).
+
 ``DatabaseUnavailableMiddleware`` turns a database that cannot be reached
 (PostgreSQL restarting, failing over, refusing connections) into ``503`` with
 ``Retry-After`` and a problem+json body, for API views and pages alike, instead
@@ -123,8 +128,21 @@ _STANDARD_ATTRS = frozenset(
 )
 
 
+SECRET_IN_TEXT = re.compile(r"mm_[0-9a-f]{8}_[A-Za-z0-9_-]+")
+"""An API token's shape (ingest.tokens): whatever carries one into a log, it is masked."""
+
+
+def redact(text: str) -> str:
+    return SECRET_IN_TEXT.sub("mm_[redacted]", text)
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, extras."""
+    """One JSON object per line: time, level, logger, message, request id, extras.
+
+    A request attached by Django (``extra={"request": ...}``) is written as its
+    method and path, never its query string, and anything shaped like an API
+    token is masked: a token sent in a URL must not land in the logs.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -138,12 +156,21 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and key not in entry:
+                if isinstance(value, HttpRequest):
+                    value = f"{value.method} {value.path}"
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class RedactingFormatter(logging.Formatter):
+    """The plain format, with anything shaped like an API token masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def policy_header(policy: Mapping[str, Sequence[str]], extra: Mapping[str, Sequence[str]]) -> str:
@@ -226,19 +253,59 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def service_unavailable(detail: str, **extra: Any) -> HttpResponseBase:
-    """A rendered ``503`` problem+json with ``Retry-After``, usable outside DRF views."""
+def rendered_problem(
+    status: int,
+    detail: str,
+    problems: Sequence[Any] = (),
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> HttpResponseBase:
+    """A rendered problem+json answer, usable outside DRF views."""
     # Imported here: this module is loaded while logging is configured, before apps are.
     from meshmark.problems import PROBLEM_CONTENT_TYPE, ProblemJSONRenderer, problem_response
 
-    retry_after = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER_S)
-    response = problem_response(503, detail, headers={"Retry-After": retry_after}, **extra)
+    response = problem_response(status, detail, problems, headers=headers, **extra)
     # No DRF view negotiated a renderer for this answer: use the one it would have.
     response.accepted_renderer = ProblemJSONRenderer()
     response.accepted_media_type = PROBLEM_CONTENT_TYPE
     response.renderer_context = {}  # type: ignore[attr-defined]  # set by views, not typed
     response["Cache-Control"] = "no-store"
     return response.render()
+
+
+def service_unavailable(detail: str, **extra: Any) -> HttpResponseBase:
+    """A rendered ``503`` problem+json with ``Retry-After``, usable outside DRF views."""
+    retry_after = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER_S)
+    return rendered_problem(503, detail, headers={"Retry-After": retry_after}, **extra)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class QueryPolicyMiddleware:
+    """400 for a path or query parameter with a NUL byte or another control character."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        from smp.errors import Problem
+
+        problems = []
+        if _CONTROL.search(request.path):
+            problems.append(Problem("path", "no-control", "the path holds a control character"))
+        for name, values in request.GET.lists():
+            if _CONTROL.search(name) or any(_CONTROL.search(v) for v in values):
+                problems.append(
+                    Problem(
+                        name if not _CONTROL.search(name) else "query",
+                        "no-control",
+                        "query parameters may not hold NUL bytes or control characters",
+                    )
+                )
+        if problems:
+            return rendered_problem(400, "; ".join(p.message for p in problems), problems)
+        return self.get_response(request)
 
 
 def database_unavailable_response(exc: BaseException) -> HttpResponseBase:

@@ -6,7 +6,7 @@ is, so they are added here rather than repeated on every view:
 
 | status | documented when the operation |
 |---|---|
-| 400 | takes query parameters or a body (a bad filter, a malformed or over-limit body) |
+| 400 | always: a path or query with a control character; a bad filter; a malformed or over-limit body |
 | 401 | accepts a bearer token (a wrong or revoked one is refused) |
 | 403 | accepts a session on an unsafe method (CSRF) |
 | 404 | has path parameters (an unknown id) |
@@ -79,11 +79,11 @@ class ProblemAutoSchema(AutoSchema):
         return operation
 
     def _problem_statuses(self, operation: dict[str, Any]) -> set[int]:
-        statuses: set[int] = set()
+        # Every operation: a path or query holding a control character is refused
+        # (meshmark.middleware.QueryPolicyMiddleware), besides bad filters and bodies.
+        statuses: set[int] = {400}
         parameters = operation.get("parameters", [])
         has_body = "requestBody" in operation
-        if has_body or any(p.get("in") == "query" for p in parameters):
-            statuses.add(400)
         if has_body:
             statuses.add(413)
         if any(p.get("in") == "path" for p in parameters):

@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "meshmark.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "meshmark.middleware.ContentSecurityPolicyMiddleware",
+    "meshmark.middleware.QueryPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,7 +206,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "DEFAULT_THROTTLE_CLASSES": ["meshmark.throttling.AnonReadThrottle"],
     "NUM_PROXIES": envint("NUM_PROXIES", 0),
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "meshmark.pagination.CappedPagination",
     "PAGE_SIZE": 50,
     # `?format=` belongs to our exports (smp-json, smp-yaml), not to DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
@@ -231,7 +232,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "meshmark.middleware.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
         "json": {"()": "meshmark.middleware.JsonFormatter"},
     },
     "filters": {"request_id": {"()": "meshmark.middleware.RequestIdFilter"}},
@@ -302,6 +306,14 @@ CACHES = {
 }
 
 LOGIN_URL = "/accounts/login/"
+# Wrong passwords per address (and per user name) in 15 minutes before sign-in is refused.
+LOGIN_FAILURES_PER_WINDOW = envint("LOGIN_FAILURES_PER_WINDOW", 10)
+# Wrong API tokens per address per minute before the API answers 429.
+AUTH_FAILURES_PER_MINUTE = envint("AUTH_FAILURES_PER_MINUTE", 30)
+# Mail: password reset is offered only with a mail server (it would only log errors).
+EMAIL_HOST = envstr("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "meshmark@localhost")
 LOGIN_REDIRECT_URL = "/upload"
 LOGOUT_REDIRECT_URL = "/"
 
@@ -370,6 +382,9 @@ DATABASE_UNAVAILABLE_RETRY_AFTER_S = envint("DATABASE_UNAVAILABLE_RETRY_AFTER_S"
 # Bearer token. A Celery worker serves its own /metrics and /healthz on
 # WORKER_HTTP_PORT when that is set (0: off).
 METRICS_ENABLED = envbool("METRICS_ENABLED", True)
+# With DEBUG off, /metrics needs METRICS_TOKEN unless METRICS_PUBLIC=true says, on
+# purpose, that anyone may read the per-route counts and queue length.
+METRICS_PUBLIC = envbool("METRICS_PUBLIC", DEBUG)
 METRICS_TOKEN = envsecret("METRICS_TOKEN") or ""
 WORKER_HTTP_PORT = envint("WORKER_HTTP_PORT", 0)
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ingest import views as ingest_views
-from meshmark import views
+from meshmark import accounts, views
 from meshmark.badges import badge
 from meshmark.health import healthz
 from meshmark.metrics import metrics_view
@@ -31,7 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("ingest.urls")),
     path("api/v1/", include("meshmark.api_urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(accounts.urlpatterns())),
     path("upload", ingest_views.upload, name="upload"),
     path(
         "submissions/<uuid:submission_id>", ingest_views.submission_detail, name="submission-detail"

@@ -29,7 +29,7 @@ from ingest.models import (
     Submission,
 )
 from ingest.selectors import public_results
-from meshmark import selectors
+from meshmark import exports, selectors
 from meshmark.apis import with_current_scores
 from meshmark.presentation import (
     LATENCY_POINTS,
@@ -255,8 +255,8 @@ def submission_raw(request: HttpRequest, submission_id: UUID) -> HttpResponse:
         content_type, kind = "application/octet-stream", "bin"
     response = HttpResponse(bytes(submission.raw), content_type=content_type)
     suffix = {"multipart": "multipart.txt"}.get(kind, kind)
-    response["Content-Disposition"] = (
-        f'attachment; filename="meshmark-submission-{submission.pk}.{suffix}"'
+    response["Content-Disposition"] = exports.attachment(
+        f"meshmark-submission-{submission.pk}.{suffix}"
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -33,6 +33,7 @@ from smp.errors import Problem, ReaderError
 from smp.limits import Limits, check_limits
 from smp.loaders import NestingTooDeepError
 from smp.model import Bundle, PerformanceTestResult
+from smp.policy import check_storable
 from smp.readers import Reader, detect, get_reader, smpdoc
 
 MULTIPART = "multipart/form-data"
@@ -187,7 +188,7 @@ def _read_document(doc: dict[str, Any], digest: str, limits: Limits, check: bool
     format is unknown (415); the door checks such a document's schema at once.
     """
     kind: Literal["bundle", "result"] = "bundle" if "runs" in doc else "result"
-    problems = check_limits(doc, limits)
+    problems = check_limits(doc, limits) or check_storable(doc)
     if not problems and not check and kind == "bundle" and not document.is_bundle(doc):
         problems = document.validate_schema(doc, kind)
     if problems or not check:
@@ -295,8 +296,10 @@ def _form_problems(form: Form) -> list[Problem]:
 def _form_limit_problems(form: Form, limits: Limits) -> list[Problem]:
     problems = []
     for name, value in form.fields.items():
+        if "\x00" in name or "\x00" in value:
+            problems.append(Problem(name, "no-nul", "text may not contain a NUL byte (\\u0000)"))
         # The environment is a document of its own, checked below once parsed.
-        if name != "environment" and len(value) > limits.max_string_length:
+        elif name != "environment" and len(value) > limits.max_string_length:
             problems.append(
                 Problem(
                     name,
@@ -314,7 +317,8 @@ def _form_limit_problems(form: Form, limits: Limits) -> list[Problem]:
     except ReaderError:
         return []  # reported as malformed, with its line and column, once the form is read
     # The environment sits one level down in the bundle built from the form.
-    return check_limits({"environment": environment}, limits)
+    wrapped = {"environment": environment}
+    return check_limits(wrapped, limits) or check_storable(wrapped)
 
 
 def _bundle_document(form: Form) -> tuple[dict[str, Any], list[Problem]]:

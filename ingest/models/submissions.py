@@ -208,6 +208,8 @@ class Submission(models.Model):
                 name="one_submission_per_idempotency_key",
             ),
         ]
+        # The same content under any organization: duplicates and replays are one lookup.
+        indexes = [models.Index(fields=["content_digest"], name="submission_content")]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

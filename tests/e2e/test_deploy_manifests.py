@@ -100,10 +100,16 @@ def test_each_deployment_selects_its_own_pods() -> None:
     assert service["spec"]["selector"].items() <= web_labels.items()
 
 
+def app_container(spec: dict[str, Any]) -> dict[str, Any]:
+    """The pod's MeshMark container (the web pod also runs its nginx proxy)."""
+    (container,) = [c for c in spec["containers"] if c["name"] != "proxy"]
+    return container
+
+
 @pytest.mark.parametrize("name", ["meshmark-web", "meshmark-worker"])
 def test_web_and_worker_are_probed_on_healthz_by_a_named_port(name: str) -> None:
     spec = pod_spec(by_kind("Deployment")[name])
-    (container,) = spec["containers"]
+    container = app_container(spec)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         http_get = container[probe]["httpGet"]
@@ -178,6 +184,8 @@ def test_every_container_is_locked_down_and_sized(name: str, workload: dict[str,
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
         assert "emptyDir" in volumes[mounts["/tmp"]]
+        if container["name"] == "proxy":
+            continue  # nginx needs none of the application's settings or secrets
         # Every pod reads the same configuration and secrets.
         refs = {
             key: source[key]["name"]
@@ -189,12 +197,12 @@ def test_every_container_is_locked_down_and_sized(name: str, workload: dict[str,
 
 
 def test_every_workload_runs_the_same_image() -> None:
-    images = {
-        container["image"]
-        for _, workload in workloads()
-        for container in pod_spec(workload)["containers"]
-    }
+    images = {container["image"] for _, workload in workloads()
+              for container in [app_container(pod_spec(workload))]}  # fmt: skip
     assert len(images) == 1
+    web = pod_spec(by_kind("Deployment")["meshmark-web"])
+    (proxy,) = [c for c in web["containers"] if c["name"] == "proxy"]
+    assert proxy["image"].startswith("nginxinc/nginx-unprivileged:1.")  # a pinned release
 
 
 def test_the_configmap_holds_every_non_secret_setting_and_nothing_else() -> None:
@@ -237,7 +245,15 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_has_the_services_and_a_migrate_step(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    assert set(compose["services"]) == {
+        "postgres",
+        "redis",
+        "migrate",
+        "proxy",
+        "web",
+        "worker",
+        "beat",
+    }
     migrate = compose["services"]["migrate"]
     assert migrate["command"][-2:] == ["migrate", "--noinput"]
     assert migrate["restart"] == "no"
@@ -333,3 +349,26 @@ def test_the_image_copies_only_what_it_runs() -> None:
     assert "*" in ignore  # everything out, then only the sources back in
     for path in ("smp/", "ingest/", "meshmark/", "templates/", "manage.py"):
         assert f"!{path}" in ignore
+
+
+def test_only_the_buffering_proxy_is_published_and_it_fronts_gunicorn(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert "ports" not in services["web"]
+    assert services["proxy"]["ports"] == ["127.0.0.1:8000:8080"]
+    assert services["proxy"]["environment"]["MESHMARK_UPSTREAM"] == "web:8000"
+    assert services["web"]["environment"]["NUM_PROXIES"] == "1"
+    web = pod_spec(by_kind("Deployment")["meshmark-web"])
+    proxy = next(c for c in web["containers"] if c["name"] == "proxy")
+    service = by_kind("Service")["meshmark-web"]
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] == "http" == proxy["ports"][0]["name"]
+    template = (K8S / "nginx.conf.template").read_text()
+    for directive in (
+        "proxy_request_buffering on;",
+        "proxy_buffering on;",
+        "client_header_timeout 10s;",
+        "client_body_timeout 10s;",
+    ):
+        assert directive in template

@@ -172,3 +172,37 @@ def test_throttled_and_refused_answers_conform_too(
     detail = schema["/api/v1/results/{result_id}"]["GET"]
     unknown = detail.Case(path_parameters={"result_id": "not-a-number"})
     assert call_and_check(unknown, token).status_code == 404
+
+
+HOSTILE_TEXTS = ("\x00", "a\x00b", "\x1f", "x" * 5000)
+HOSTILE_NUMBERS = (10**30, -(10**30), 2**63)
+
+
+def test_nul_bytes_and_extreme_numbers_in_every_query_conform(token: tuple[Any, str]) -> None:
+    """The probe's inputs, in every query parameter of every GET: documented answers, no 5xx."""
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() != "GET":
+            continue
+        path = {p.name: "http-1k" for p in operation.path_parameters}
+        if "result_id" in path:
+            path["result_id"] = str(Result.objects.values_list("pk", flat=True).first())
+        if "submission_id" in path:
+            path["submission_id"] = "00000000-0000-0000-0000-000000000000"
+        for parameter in operation.query:
+            kind = parameter.definition.get("schema", {}).get("type")
+            values = HOSTILE_NUMBERS if kind == "integer" else HOSTILE_TEXTS
+            for value in values:
+                case = operation.Case(path_parameters=path, query={parameter.name: value})
+                response = call_and_check(case, token)
+                assert response.status_code < 500, (operation.label, parameter.name, value)
+
+
+def test_extreme_figures_in_a_body_conform(token: tuple[Any, str]) -> None:
+    bundle = make_bundle()
+    bundle["mesh_config"]["sidecar"]["cpu_mcores"] = 1e308
+    bundle["runs"][0]["start_time"] = "0001-01-01T00:00:00+14:00"
+    bundle["runs"][1]["load_generator"]["name"] = "\x00"
+    for label in ("/api/v1/score", "/api/v1/submissions"):
+        case = schema[label]["POST"].Case(body=bundle, media_type="application/json")
+        assert call_and_check(case, token).status_code == 400

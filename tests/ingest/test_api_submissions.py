@@ -101,18 +101,22 @@ def test_the_same_idempotency_key_returns_the_first_submission(
     assert Submission.objects.count() == 1
 
 
-def test_another_organization_may_submit_the_same_bytes(
+def test_another_organization_sending_the_same_bytes_is_refused_naming_the_first(
     api: Client,
     other_org: Organization,
     bundle_factory: Callable[..., dict[str, Any]],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    submit(api, django_capture_on_commit_callbacks, bundle_factory())
+    # One run counts once (issue 18): the same bytes from a second organization are a
+    # replay, stored and refused, never a second result in the aggregates.
+    first = submit(api, django_capture_on_commit_callbacks, bundle_factory()).json()["id"]
     _, secret = tokens.token_issue(organization=other_org)
     other = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     response = submit(other, django_capture_on_commit_callbacks, bundle_factory())
-    assert response.status_code == 202
+    assert response.status_code == 409
+    assert first in response.json()["errors"][0]["message"]
     assert Submission.objects.count() == 2
+    assert Submission.objects.get(organization=other_org).status == "rejected"
 
 
 def test_yaml_bundles_are_accepted(

@@ -149,13 +149,13 @@ def test_upload_and_admin_pages_need_the_right_sign_in(world: dict[str, Any]) ->
 
 
 def test_no_other_organization_can_hide_or_replace_a_submission(world: dict[str, Any]) -> None:
-    # B sending A's exact bytes makes B's own submission; A's is untouched.
+    # B sending A's exact bytes is a replay: refused (409, naming A's); A's is untouched.
     original = Submission.objects.get(pk=world["accepted"])
     response = world["clients"]["token_b"].post(
         "/api/v1/submissions", data=bytes(original.raw), content_type="application/json"
     )
-    assert response.status_code == 202
-    assert response.json()["id"] != world["accepted"]
+    assert response.status_code == 409
+    assert response.json()["submission"]["id"] != world["accepted"]
     original.refresh_from_db()
     assert original.status == "accepted" and original.organization.slug == "acme"
     # There is no endpoint that edits or deletes submissions.

@@ -90,16 +90,17 @@ def test_processes_sharing_redis_share_a_tokens_count(
             "scope": "submissions",
             "ident": f"token:{token[0].pk}",
         }
-        cache.delete(key)
+        cache.clear()
         try:
             assert evaluate_in_another_process(token[0].pk, address).startswith("True ")
             assert submit(api, 1).status_code == 202  # this process: the second request
             allowed, wait = evaluate_in_another_process(token[0].pk, address).split()
             assert (allowed, 0 < float(wait) <= 60) == ("False", True)
             assert_throttled(submit(api, 2))
-            assert len(cache.get(key)) == 2  # the two requests let in, from two processes
+            # All four requests were counted, from two processes, in one counter.
+            assert auth.peek_window(key, period_s=60) >= 4
         finally:
-            cache.delete(key)
+            cache.clear()
     assert Submission.objects.count() == 1
 
 
