@@ -31,6 +31,7 @@ READER_MODULES: tuple[str, ...] = (
     "k6",
     "wrk2",
     "wrk",
+    "oha",
     "hey",
     "hdrlog",
     "istio_csv",
