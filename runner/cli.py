@@ -58,10 +58,15 @@ def convert(file: str, format_name: str | None, indent: int) -> None:
 
     data = _read_input(file)
     try:
-        _, results = read(data, format_name)
+        name, results = read(data, format_name)
     except ReaderError as exc:
         click.echo(f"{file}: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)
+    if name == "smp":
+        from smp.spec.read import read_document
+
+        for problem in read_document(data).warnings:
+            click.echo(f"warning: {file}: {problem.path}: {problem.message}", err=True)
     docs = [r.to_dict() for r in results]
     payload = docs[0] if len(docs) == 1 else docs
     click.echo(json.dumps(payload, indent=indent or None, sort_keys=False))
@@ -81,6 +86,9 @@ def validate(file: str, format_name: str | None) -> None:
     report = validate_bytes(_read_input(file), format_name)
     for problem in report.warnings:
         click.echo(f"warning: {problem.path or '(document)'}: {problem.message}", err=True)
+    if report.ok and report.spec is not None and report.kind not in ("result", "bundle"):
+        click.echo(f"{file}: valid {report.format} document: an {report.spec.what}")
+        return
     if report.ok:
         count = len(report.results)
         what = "bundle" if report.kind == "bundle" else "result" if count == 1 else "results"

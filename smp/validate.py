@@ -12,15 +12,19 @@ from smp import consistency, document
 from smp.errors import Problem, ReaderError
 from smp.model import Bundle, PerformanceTestResult
 from smp.readers import detect, get_reader, smpdoc
+from smp.spec import read as spec
+from smp.spec.read import SpecDocument
 
 
 @dataclass
 class Report:
     """What validation found.
 
-    ``kind`` is ``bundle`` for an SMP bundle, ``result`` otherwise (a native
+    ``kind`` is ``bundle`` for an SMP bundle, ``test_config``, ``mesh_config``
+    or ``environment`` for an SMP configuration, ``result`` otherwise (a native
     output converts to one or more results). ``bundle`` or ``results`` hold the
-    parsed objects when the input could be read at all.
+    parsed objects when the input could be read at all; ``spec`` the whole SMP
+    document (a configuration, or a result with its companions).
     """
 
     format: str | None
@@ -28,6 +32,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     bundle: Bundle | None = None
     results: list[PerformanceTestResult] = field(default_factory=list)
+    spec: SpecDocument | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -68,26 +73,19 @@ def _validate_smp_document(data: bytes) -> Report:
         doc = document.parse_document(data)
     except ReaderError as exc:
         return Report(format=smpdoc.NAME, kind="result", problems=[_unreadable(exc)])
-    kind: document.Kind = "bundle" if document.is_bundle(doc) else "result"
-    problems = document.validate_schema(doc, kind)
-    if problems:
-        return Report(format=smpdoc.NAME, kind=kind, problems=problems)
-    if kind == "bundle":
-        bundle = document.bundle_from_dict(doc)
-        return Report(
-            format=smpdoc.NAME,
-            kind=kind,
-            problems=consistency.check_bundle(bundle),
-            bundle=bundle,
-            results=list(bundle.runs),
-        )
-    result = document.result_from_dict(doc)
-    return Report(
-        format=smpdoc.NAME,
-        kind=kind,
-        problems=consistency.check_result(result),
-        results=[result],
-    )
+    normalized = spec.normalize(doc)
+    kind = normalized.kind
+    if normalized.problems:
+        return Report(format=smpdoc.NAME, kind=kind, problems=normalized.problems)
+    read = spec.build(normalized)
+    problems = list(read.warnings)
+    if read.bundle is not None:
+        problems.extend(consistency.check_bundle(read.bundle))
+        return Report(smpdoc.NAME, kind, problems, bundle=read.bundle, results=read.bundle.runs)
+    if read.result is not None:
+        problems.extend(consistency.check_result(read.result))
+        return Report(smpdoc.NAME, kind, problems, results=[read.result], spec=read)
+    return Report(smpdoc.NAME, kind, problems, spec=read)
 
 
 def _unreadable(exc: ReaderError) -> Problem:
