@@ -156,9 +156,27 @@ def profiles(ctx: click.Context) -> None:
 
 @profiles.command("show")
 @click.argument("profile_id", metavar="ID")
-def profiles_show(profile_id: str) -> None:
-    """Print one standard profile with every field."""
+@click.option(
+    "--smp", "as_smp", is_flag=True, help="Print it as an SMP PerformanceTestConfig (JSON)."
+)
+@click.option("--yaml", "as_yaml", is_flag=True, help="With --smp: YAML instead of JSON.")
+def profiles_show(profile_id: str, as_smp: bool, as_yaml: bool) -> None:
+    """Print one standard profile with every field.
+
+    With --smp, print it as the SMP PerformanceTestConfig it is (the spec's
+    proto3 JSON); `smp-runner run --config` takes that file back as the same
+    standard profile, and an edited copy as a custom profile.
+    """
     profile = _profile(profile_id)
+    if as_yaml and not as_smp:
+        raise click.UsageError("--yaml goes with --smp")
+    if as_smp:
+        from smp.custom_profiles import config_for_profile
+        from smp.spec.export import export_test_config, to_yaml
+
+        doc = export_test_config(config_for_profile(profile))
+        click.echo(to_yaml(doc) if as_yaml else json.dumps(doc, indent=2), nl=not as_yaml)
+        return
     for key, value in profile.as_dict().items():
         click.echo(f"{key + ':':<15} {value}")
 
@@ -183,9 +201,14 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
 @click.option(
     "--profile",
     "profile_id",
-    required=True,
     metavar="ID",
     help="Standard profile to run (see `smp-runner profiles`).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="An SMP PerformanceTestConfig (Meshery's test configuration too) to run as a profile.",
 )
 @click.option(
     "--local", is_flag=True, help="Run on this machine, with real proxies as the sidecar pair."
@@ -253,7 +276,8 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(
-    profile_id: str,
+    profile_id: str | None,
+    config_path: str | None,
     local: bool,
     kubeconfig: str | None,
     context: str | None,
@@ -277,6 +301,12 @@ def run(
     --kubeconfig the workload and the load generator run on the cluster, in
     one namespace per phase, deleted afterwards. Ctrl-C stops and deletes
     everything the run started.
+
+    --config runs an SMP PerformanceTestConfig as a profile: the standard
+    profile it describes exactly, or a custom profile (its own id, ranked on a
+    board of its own). Its client's load generator and Meshery's `mesh.type` are
+    used unless --load-generator / --mesh say otherwise; its endpoints are not
+    (the runner measures its own workload).
     """
     from runner.bundle import default_output_path, write_bundle
     from runner.processes import sigterm_as_interrupt
@@ -284,7 +314,20 @@ def run(
 
     if local == bool(kubeconfig):
         raise click.UsageError("choose where to run: --local or --kubeconfig PATH")
-    profile = _profile(profile_id)
+    from runner.custom import ConfigProfile, config_profile
+
+    chosen: ConfigProfile | None = None
+    if (profile_id is None) == (config_path is None):
+        raise click.UsageError("choose the test: --profile ID or --config FILE")
+    if config_path is not None:
+        chosen = config_profile(_read_input(config_path), config_path)
+        profile = chosen.profile
+        load_generator = chosen.generator(load_generator)
+        mesh = chosen.mesh(mesh, local=local)
+        for note in chosen.notes:
+            click.echo(f"note: {note}", err=True)
+    else:
+        profile = _profile(str(profile_id))
     generators = LOCAL_GENERATORS if local else CLUSTER_GENERATORS
     generator = load_generator or generators[0]
     if generator not in generators:
@@ -342,6 +385,9 @@ def run(
     except KeyboardInterrupt:
         click.echo("interrupted: everything the run started has been stopped and removed", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if chosen is not None and chosen.custom is not None:
+        # The bundle carries the definition, from which the index recomputes the same id.
+        bundle.config = chosen.custom.config
     run_id = bundle.labels.get("run_id", "run")
     path = out or default_output_path(profile.id, "local" if local else "kubernetes", run_id)
     write_bundle(bundle, path)
