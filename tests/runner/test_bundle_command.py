@@ -183,3 +183,31 @@ def test_the_environment_comes_from_one_place(tmp_path: Path) -> None:
     assert "--environment FILE or --kubeconfig" in result.output
     bad = bundle(*[a if a != "istio" else "istio-ish" for a in args])
     assert bad.exit_code == 2 and "'istio-ish' is not a mesh type" in bad.output
+
+
+def test_the_environment_can_be_read_from_the_cluster(tmp_path: Path) -> None:
+    from .fake_kube import FakeApiServer, FakeCluster
+
+    with FakeApiServer(FakeCluster()) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        args = [a for a in mesh_bench_args(tmp_path) if str(a) != str(tmp_path / "env.yaml")]
+        args.remove("--environment")
+        result = bundle(*args, "--kubeconfig", kubeconfig)
+    assert result.exit_code == 0, result.output
+    report = validate_bytes((tmp_path / "bundle.json").read_bytes())
+    assert report.bundle is not None
+    [node] = report.bundle.environment.node  # the fake cluster's three n2-standard-8 nodes
+    assert (node.type, node.cores, node.count) == ("n2-standard-8", 8, 3)
+
+
+def test_without_an_environment_it_is_this_machine_calibrated(tmp_path: Path) -> None:
+    args = [a for a in mesh_bench_args(tmp_path) if str(a) != str(tmp_path / "env.yaml")]
+    args.remove("--environment")
+    result = bundle(*args)
+    assert result.exit_code == 0, result.output
+    assert "environment: this machine" in result.stderr
+    report = validate_bytes((tmp_path / "bundle.json").read_bytes())
+    assert report.bundle is not None
+    env = report.bundle.environment
+    assert env.provider == "local" and env.calibration is not None
+    assert env.calibration.probe == "meshmark-cpu/1"
