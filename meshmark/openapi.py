@@ -6,7 +6,7 @@ is, so they are added here rather than repeated on every view:
 
 | status | documented when the operation |
 |---|---|
-| 400 | always: a path or query with a control character; a bad filter; a malformed or over-limit body |
+| 400 | always (a path or query with a control character), a bad filter, a bad body |
 | 401 | accepts a bearer token (a wrong or revoked one is refused) |
 | 403 | accepts a session on an unsafe method (CSRF) |
 | 404 | has path parameters (an unknown id) |

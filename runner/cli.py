@@ -58,10 +58,15 @@ def convert(file: str, format_name: str | None, indent: int) -> None:
 
     data = _read_input(file)
     try:
-        _, results = read(data, format_name)
+        name, results = read(data, format_name)
     except ReaderError as exc:
         click.echo(f"{file}: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)
+    if name == "smp":
+        from smp.spec.read import read_document
+
+        for problem in read_document(data).warnings:
+            click.echo(f"warning: {file}: {problem.path}: {problem.message}", err=True)
     docs = [r.to_dict() for r in results]
     payload = docs[0] if len(docs) == 1 else docs
     click.echo(json.dumps(payload, indent=indent or None, sort_keys=False))
@@ -96,6 +101,9 @@ def validate(file: str, format_name: str | None) -> None:
             f"warning: {problem.path or '(document)'}: {problem.message} [{problem.rule}]",
             err=True,
         )
+    if report.ok and report.spec is not None and report.kind not in ("result", "bundle"):
+        click.echo(f"{file}: valid {report.format} document: an {report.spec.what}")
+        return
     if report.ok:
         count = len(report.results)
         what = "bundle" if report.kind == "bundle" else "result" if count == 1 else "results"
@@ -163,9 +171,27 @@ def profiles(ctx: click.Context) -> None:
 
 @profiles.command("show")
 @click.argument("profile_id", metavar="ID")
-def profiles_show(profile_id: str) -> None:
-    """Print one standard profile with every field."""
+@click.option(
+    "--smp", "as_smp", is_flag=True, help="Print it as an SMP PerformanceTestConfig (JSON)."
+)
+@click.option("--yaml", "as_yaml", is_flag=True, help="With --smp: YAML instead of JSON.")
+def profiles_show(profile_id: str, as_smp: bool, as_yaml: bool) -> None:
+    """Print one standard profile with every field.
+
+    With --smp, print it as the SMP PerformanceTestConfig it is (the spec's
+    proto3 JSON); `smp-runner run --config` takes that file back as the same
+    standard profile, and an edited copy as a custom profile.
+    """
     profile = _profile(profile_id)
+    if as_yaml and not as_smp:
+        raise click.UsageError("--yaml goes with --smp")
+    if as_smp:
+        from smp.custom_profiles import config_for_profile
+        from smp.spec.export import export_test_config, to_yaml
+
+        doc = export_test_config(config_for_profile(profile))
+        click.echo(to_yaml(doc) if as_yaml else json.dumps(doc, indent=2), nl=not as_yaml)
+        return
     for key, value in profile.as_dict().items():
         click.echo(f"{key + ':':<15} {value}")
 
@@ -190,9 +216,14 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
 @click.option(
     "--profile",
     "profile_id",
-    required=True,
     metavar="ID",
     help="Standard profile to run (see `smp-runner profiles`).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="An SMP PerformanceTestConfig (Meshery's test configuration too) to run as a profile.",
 )
 @click.option(
     "--local", is_flag=True, help="Run on this machine, with real proxies as the sidecar pair."
@@ -260,7 +291,8 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(
-    profile_id: str,
+    profile_id: str | None,
+    config_path: str | None,
     local: bool,
     kubeconfig: str | None,
     context: str | None,
@@ -284,6 +316,12 @@ def run(
     --kubeconfig the workload and the load generator run on the cluster, in
     one namespace per phase, deleted afterwards. Ctrl-C stops and deletes
     everything the run started.
+
+    --config runs an SMP PerformanceTestConfig as a profile: the standard
+    profile it describes exactly, or a custom profile (its own id, ranked on a
+    board of its own). Its client's load generator and Meshery's `mesh.type` are
+    used unless --load-generator / --mesh say otherwise; its endpoints are not
+    (the runner measures its own workload).
     """
     from runner.bundle import default_output_path, write_bundle
     from runner.processes import sigterm_as_interrupt
@@ -291,7 +329,20 @@ def run(
 
     if local == bool(kubeconfig):
         raise click.UsageError("choose where to run: --local or --kubeconfig PATH")
-    profile = _profile(profile_id)
+    from runner.custom import ConfigProfile, config_profile
+
+    chosen: ConfigProfile | None = None
+    if (profile_id is None) == (config_path is None):
+        raise click.UsageError("choose the test: --profile ID or --config FILE")
+    if config_path is not None:
+        chosen = config_profile(_read_input(config_path), config_path)
+        profile = chosen.profile
+        load_generator = chosen.generator(load_generator)
+        mesh = chosen.mesh(mesh, local=local)
+        for note in chosen.notes:
+            click.echo(f"note: {note}", err=True)
+    else:
+        profile = _profile(str(profile_id))
     generators = LOCAL_GENERATORS if local else CLUSTER_GENERATORS
     generator = load_generator or generators[0]
     if generator not in generators:
@@ -349,11 +400,14 @@ def run(
     except KeyboardInterrupt:
         click.echo("interrupted: everything the run started has been stopped and removed", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if chosen is not None and chosen.custom is not None:
+        # The bundle carries the definition, from which the index recomputes the same id.
+        bundle.config = chosen.custom.config
     from runner.bundle import record_settings
 
     record_settings(
         bundle,
-        profile=_profile(profile_id),
+        profile=profile,
         warmup_s=warmup_s,
         overrides={
             "--duration": f"{duration:g}s" if duration is not None else None,
@@ -438,6 +492,11 @@ def submit(
     )
     if not ok:
         sys.exit(EXIT_INVALID)
+
+
+from runner.cli_bundle import bundle_command  # noqa: E402 - it needs the helpers above
+
+cli.add_command(bundle_command, "bundle")
 
 
 def main() -> None:

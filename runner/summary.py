@@ -25,9 +25,8 @@ def _resources(run: PerformanceTestResult) -> str:
         return ""
     parts = []
     if res.sidecar is not None and res.sidecar.cpu_mcores is not None:
-        parts.append(
-            f"proxies {res.sidecar.cpu_mcores:.1f} mCores / {res.sidecar.mem_mb or 0:.1f} MiB"
-        )
+        memory = "memory n/a" if res.sidecar.mem_mb is None else f"{res.sidecar.mem_mb:.1f} MiB"
+        parts.append(f"proxies {res.sidecar.cpu_mcores:.1f} mCores / {memory}")
     for workload in res.workloads:
         if workload.cpu_mcores is not None:
             parts.append(f"{workload.name} {workload.cpu_mcores:.1f} mCores")

@@ -13,7 +13,7 @@ from scoring.admission import admit
 from scoring.engine import score_pair
 from scoring.normalize import figures_pair
 from smp.model import Bundle
-from smp.profiles import get_profile
+from smp.profiles import DEFAULT_ERROR_BUDGET, get_profile
 
 
 def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
@@ -23,7 +23,8 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
     A mesh run is paired with the bundle's baseline run (the first one with role
     ``baseline``); without one it is listed as not scorable, with the reason.
     The error budget and the admission rules are the bundle's standard profile's;
-    a bundle naming no standard profile is scored without them and never ranked.
+    a bundle naming no standard profile (a custom one) is scored with the standard
+    error budget and is never ranked on a standard board.
     """
     baselines = bundle.runs_with_role("baseline")
     baseline = baselines[0] if baselines else None
@@ -43,7 +44,10 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
                 run,
                 mesh_config=bundle.mesh_config,
                 environment=bundle.environment,
-                error_budget=profile.error_budget if profile is not None else None,
+                # A custom profile (a test configuration) has the standard budget.
+                error_budget=(
+                    profile.error_budget if profile is not None else DEFAULT_ERROR_BUDGET
+                ),
             )
             figures = figures_pair(
                 baseline, run, mesh_config=bundle.mesh_config, environment=bundle.environment

@@ -32,7 +32,7 @@ from smp.model import (
     PerformanceTestResult,
 )
 
-WARNING_RULES: frozenset[str] = frozenset({"baseline-missing"})
+WARNING_RULES: frozenset[str] = frozenset({"baseline-missing", "latency-seconds-corrected"})
 """Rules that are reported as warnings: the submission is still accepted."""
 
 REQUEST_RATE_TOLERANCE = 0.10
@@ -139,18 +139,9 @@ def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
         if high is not None and average > high + _slack(high):
             problems.append(_average_problem(at, average, "above max", high))
 
-    center = _finite(lat.p50) if lat.p50 is not None else _finite(lat.average)
-    top = next(
-        (v for v in (_finite(getattr(lat, n)) for n in reversed(LATENCY_ORDER)) if v is not None),
-        None,
-    )
-    looks_like_seconds = (
-        center is not None
-        and top is not None
-        and center < SECONDS_P50_MS
-        and 0 < top < SECONDS_MAX_MS
-    )
-    if looks_like_seconds:
+    seconds = latencies_look_like_seconds(lat)
+    if seconds is not None:
+        center, top = seconds
         problems.append(
             Problem(
                 at("latencies_ms"),
@@ -161,6 +152,24 @@ def _latency_problems(r: PerformanceTestResult, at: _At) -> list[Problem]:
             )
         )
     return problems
+
+
+def latencies_look_like_seconds(lat: Latencies) -> tuple[float, float] | None:
+    """(median, highest figure) when they look like seconds written as ms, else None.
+
+    The median is ``p50`` (``average`` without one), the highest figure ``max``
+    (else the highest present); see SECONDS_P50_MS and SECONDS_MAX_MS.
+    """
+    center = _finite(lat.p50) if lat.p50 is not None else _finite(lat.average)
+    top = next(
+        (v for v in (_finite(getattr(lat, n)) for n in reversed(LATENCY_ORDER)) if v is not None),
+        None,
+    )
+    if center is None or top is None:
+        return None
+    if center < SECONDS_P50_MS and 0 < top < SECONDS_MAX_MS:
+        return center, top
+    return None
 
 
 def _average_problem(at: _At, average: float, where: str, bound: float) -> Problem:

@@ -23,6 +23,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from smp.messages import (
+    ApplicationMetadata,
+    CpuStats,
+    MemoryStats,
+    SwapStats,
+    TrafficMetadata,
+)
+
 SMP_VERSION = "0.6.0"
 """The SMP spec version these objects correspond to (protos with mesh_type)."""
 
@@ -151,13 +159,28 @@ class LoadGenerator:
 class ResourceUsage:
     """Count, CPU (millicores) and memory (MiB) of one group of pods or processes.
 
-    Mirrors the ``count`` / ``cpu_mCores`` / ``mem_mb`` triple that every
-    ServiceMeshConfig block shares; written here as ``cpu_mcores``.
+    Mirrors the ``count`` / ``cpu_mcores`` / ``mem_mb`` triple that every
+    ServiceMeshConfig block shares (``cpu_mCores`` in the v0.1 proto). The
+    other fields are the spec's own for some blocks only (the schema says
+    which): ``rps`` and ``bps`` (requests and bytes per second through the
+    gateways and sidecars; ``rps`` through the proxies for telemetry and
+    policy), ``cache_hit_rate`` (policy), and the control plane's object
+    counts and propagation latencies.
     """
 
     count: int | None = None
     cpu_mcores: float | None = None
     mem_mb: float | None = None
+    rps: float | None = None
+    bps: float | None = None
+    cache_hit_rate: float | None = None
+    endpoints: int | None = None
+    services: int | None = None
+    sidecars: int | None = None
+    virtual_services: int | None = None
+    destination_rules: int | None = None
+    lds_latency_ms: float | None = None
+    cds_latency_ms: float | None = None
 
 
 @dataclass
@@ -200,8 +223,11 @@ class PerformanceTestResult:
     """One run of a load generator against one target, normalized to SMP.
 
     SMP fields: ``start_time``, ``end_time``, ``latencies_ms``, ``actual_qps``
-    (the proto spells it ``actual_QPS``; both are read), ``labels``, ``id``.
-    Everything else is an extension documented in docs/smp.md.
+    (``actual_QPS`` in the v0.1 proto; both are read), ``labels``, ``id``,
+    ``smp_version``, ``details_uri``, ``test_id``, ``mesh_config_id``,
+    ``env_id``, and the spec's CPU / Memory / Swap messages as ``cpu``,
+    ``memory``, ``swap`` (see :mod:`smp.messages`). Everything else is an
+    extension documented in docs/smp.md.
     """
 
     latencies_ms: Latencies = field(default_factory=Latencies)
@@ -228,6 +254,13 @@ class PerformanceTestResult:
     labels: dict[str, str] = field(default_factory=dict)
     id: str | None = None
     smp_version: str = SMP_VERSION
+    details_uri: str | None = None
+    test_id: str | None = None
+    mesh_config_id: str | None = None
+    env_id: str | None = None
+    cpu: CpuStats | None = None
+    memory: MemoryStats | None = None
+    swap: SwapStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = _clean(self)
@@ -243,7 +276,10 @@ class PerformanceTestResult:
 
 @dataclass
 class Client:
-    """PerformanceTestConfig.Client."""
+    """PerformanceTestConfig.Client; ``endpoint_url`` is the proto's ``endpoint_urls``.
+
+    ``rps`` 0 or absent: no fixed rate (as fast as the load generator goes).
+    """
 
     load_generator: str | None = None
     protocol: str | None = None
@@ -252,17 +288,23 @@ class Client:
     internal: bool | None = None
     endpoint_url: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     content_type: str | None = None
+    ssl_certificate: str | None = None
+    additional_options: str | None = None
 
 
 @dataclass
 class PerformanceTestConfig:
+    """PerformanceTestConfig: how the load is made. ``duration`` is a text like ``60s``."""
+
     id: str | None = None
     name: str | None = None
     duration: str | None = None
     clients: list[Client] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    smp_version: str | None = None
 
 
 @dataclass
@@ -270,7 +312,11 @@ class ServiceMeshConfig:
     """ServiceMeshConfig: which mesh, how it is configured, what it used.
 
     ``mesh_type`` is one of :data:`MESH_TYPES`; ``mesh_version`` is the mesh's
-    release (the proto's ``mesh_build``).
+    release (the proto's ``mesh_build``, or the ``version`` of its
+    ``mesh_type`` ServiceMesh message, whose ``labels`` and ``annotations`` are
+    ``mesh_labels`` and ``mesh_annotations``). ``id``, ``smp_version``,
+    ``profile``, ``exp_group_uuid``, ``exp_uuid`` and ``application_metadata``
+    are the spec's and kept as written.
     """
 
     mesh_type: str = "none"
@@ -287,6 +333,14 @@ class ServiceMeshConfig:
     mesh_telemetry: ResourceUsage | None = None
     mesh_policy: ResourceUsage | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    id: str | None = None
+    smp_version: str | None = None
+    profile: str | None = None
+    exp_group_uuid: str | None = None
+    exp_uuid: str | None = None
+    mesh_labels: dict[str, str] = field(default_factory=dict)
+    mesh_annotations: dict[str, str] = field(default_factory=dict)
+    application_metadata: ApplicationMetadata | None = None
 
 
 @dataclass
@@ -317,6 +371,8 @@ class Calibration:
 
 @dataclass
 class EnvironmentConfig:
+    """EnvironmentConfig; ``node`` is the proto's ``nodes`` (``node`` in v0.1)."""
+
     kubernetes_version: str | None = None
     node: list[Node] = field(default_factory=list)
     individual_workloads: list[IndividualWorkload] = field(default_factory=list)
@@ -325,6 +381,9 @@ class EnvironmentConfig:
     provider: str | None = None
     calibration: Calibration | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    id: str | None = None
+    smp_version: str | None = None
+    traffic_metadata: TrafficMetadata | None = None
 
 
 @dataclass

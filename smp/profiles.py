@@ -13,6 +13,9 @@ from typing import Any
 
 from smp.loaders import load_yaml
 
+DEFAULT_ERROR_BUDGET = 0.01
+"""Every standard profile's error budget (1% of requests), and custom profiles'."""
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -35,6 +35,9 @@ from smp.loaders import NestingTooDeepError
 from smp.model import Bundle, PerformanceTestResult
 from smp.policy import check_storable
 from smp.readers import Reader, detect, get_reader, smpdoc
+from smp.spec import read as spec
+from smp.spec import shapes
+from smp.spec.read import SpecDocument
 
 MULTIPART = "multipart/form-data"
 DOCUMENT_TYPES = frozenset(
@@ -55,10 +58,11 @@ FORMAT_FIELDS = ("baseline_format", "mesh_format")
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
-Kind = Literal["bundle", "result", "form", "native", ""]
-
-SMP_KEYS = frozenset({"runs", "latencies_ms"})
-"""A mapping with one of these is an attempted SMP bundle or result, right or wrong."""
+Kind = Literal[
+    "bundle", "result", "test_config", "mesh_config", "environment", "form", "native", ""
+]
+CONFIG_KINDS = frozenset({"test_config", "mesh_config", "environment"})
+"""SMP messages that describe a test, not a measurement: read and checked, never stored."""
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Reading:
     bundle: Bundle | None = None
     results: list[PerformanceTestResult] = field(default_factory=list)
     unsupported: bool = False
+    spec: SpecDocument | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -136,8 +141,8 @@ def read_submission(
         return Reading(digest, "", "", [Problem("", "max-depth", exc.message)])
     except ReaderError as exc:
         return Reading(digest, "", "", [Problem("", "malformed", str(exc))])
-    if SMP_KEYS & doc.keys() or format == smpdoc.NAME:
-        return _read_document(doc, digest, limits, check)
+    if "runs" in doc or shapes.kind_of(doc) is not None or format == smpdoc.NAME:
+        return _read_document(doc, digest, limits, check, configs=False)
     try:
         native: str | None = detect(body).name
     except ReaderError:
@@ -163,7 +168,7 @@ def _read_any(body: bytes, digest: str, limits: Limits, check: bool, format: str
             doc = document.parse_document(body)
         except ReaderError as exc:
             return Reading(digest, "", reader.name, [_unreadable(exc)])
-        return _read_document(doc, digest, limits, check)
+        return _read_document(doc, digest, limits, check, configs=True)
     return _read_native(body, digest, reader, check)
 
 
@@ -180,34 +185,51 @@ def _read_native(body: bytes, digest: str, reader: Reader, check: bool) -> Readi
     return Reading(digest, "native", reader.name, problems, results=results)
 
 
-def _read_document(doc: dict[str, Any], digest: str, limits: Limits, check: bool) -> Reading:
-    """An SMP bundle or result: limits, then (``check``) schema and consistency.
+def _read_document(
+    doc: dict[str, Any], digest: str, limits: Limits, check: bool, *, configs: bool
+) -> Reading:
+    """An SMP document as the spec or this index spells it (smp.spec): limits and the
+    input policy, then (``check``) its schema and consistency.
 
     A document with ``runs`` is a bundle even when they are not a list: the
     client meant one, and hears which field is wrong (400), not that the
     format is unknown (415); the door checks such a document's schema at once.
+    A configuration (a test, a mesh, an environment) is read for what it is;
+    only ``configs`` takes it as valid on its own (``smp-runner validate``).
     """
-    kind: Literal["bundle", "result"] = "bundle" if "runs" in doc else "result"
+    kind: Kind = "bundle" if "runs" in doc else (shapes.kind_of(doc) or "result")  # type: ignore[assignment]
     problems = check_limits(doc, limits) or check_storable(doc)
+    if not problems and kind in CONFIG_KINDS and not configs:
+        what = shapes.MESSAGE_NAMES[kind]
+        message = (
+            f"this is an SMP {what}, which describes a test rather than its results: send a "
+            "bundle (smp-runner bundle --config ... writes one), or run it with "
+            "smp-runner run --config"
+        )
+        return Reading(digest, kind, smpdoc.NAME, [Problem("", "unsupported-format", message)],
+                       unsupported=True)  # fmt: skip
     if not problems and not check and kind == "bundle" and not document.is_bundle(doc):
-        problems = document.validate_schema(doc, kind)
+        problems = document.validate_schema(doc, "bundle")
     if problems or not check:
         return Reading(digest, kind, smpdoc.NAME, problems)
-    problems = document.validate_schema(doc, kind)
-    if problems:
-        return Reading(digest, kind, smpdoc.NAME, problems)
-    if kind == "bundle":
-        bundle = document.bundle_from_dict(doc)
-        problems = consistency.check_bundle(bundle)
-        return Reading(digest, kind, smpdoc.NAME, problems, bundle, list(bundle.runs))
+    normalized = spec.normalize(doc, kind=kind)
+    if normalized.problems:
+        return Reading(digest, kind, smpdoc.NAME, normalized.problems)
+    read = spec.build(normalized)
+    problems = list(read.warnings)
+    if read.bundle is not None:
+        problems += consistency.check_bundle(read.bundle)
+        return Reading(digest, kind, smpdoc.NAME, problems, read.bundle, list(read.bundle.runs))
+    if read.result is None:
+        return Reading(digest, kind, smpdoc.NAME, problems, spec=read)
     # A lone result is a mesh run with nothing to compare it with: stored, never ranked.
-    result = document.result_from_dict(doc)
-    problems = consistency.check_result(result)
+    result = read.result
+    problems += consistency.check_result(result)
     if result.role is None:
         result.role = "mesh"
     bundle = Bundle(runs=[result], profile=result.profile_id)
     problems += [p for p in consistency.check_bundle(bundle) if p.rule in consistency.WARNING_RULES]
-    return Reading(digest, kind, smpdoc.NAME, problems, bundle, [result])
+    return Reading(digest, kind, smpdoc.NAME, problems, bundle, [result], spec=read)
 
 
 # Forms of native outputs ------------------------------------------------------------------
@@ -274,7 +296,7 @@ def _read_form(body: bytes, content_type: str, limits: Limits, check: bool) -> R
     doc, problems = _bundle_document(form)
     if problems:
         return Reading(digest, "form", "multipart", problems)
-    reading = _read_document(doc, digest, limits, check=True)
+    reading = _read_document(doc, digest, limits, check=True, configs=False)
     reading.kind, reading.format = "form", "multipart"
     return reading
 

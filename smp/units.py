@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -57,3 +58,18 @@ def finite(value: float, format: str, field: str) -> float:
     if not math.isfinite(number):
         raise ReaderError(format, f"{field} is {value!r}; it must be a finite number")
     return number
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """RFC 3339 text (zone required, up to 9 fraction digits) -> aware datetime.
+
+    Fractions beyond microseconds are truncated. Raises ValueError otherwise.
+    """
+    if not _RFC3339.match(text):
+        raise ValueError(f"{text!r} is not an RFC 3339 timestamp with a time zone")
+    return dt.datetime.fromisoformat(text.upper())

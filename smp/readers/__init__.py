@@ -31,6 +31,7 @@ READER_MODULES: tuple[str, ...] = (
     "k6",
     "wrk2",
     "wrk",
+    "oha",
     "hey",
     "hdrlog",
     "istio_csv",
@@ -78,6 +79,10 @@ def detect(data: bytes) -> Reader:
     for reader in readers():
         if reader.sniff(data):
             return reader
+    from smp.readers import smpdoc
+
+    # An SMP document that does not parse is still an SMP document: say what is wrong with it.
+    smpdoc.raise_if_broken(data)
     raise UnknownFormatError(
         "the content matches no known format (tried: " + ", ".join(reader_names()) + ")"
     )

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from smp.document import (
     bundle_from_dict,
@@ -18,27 +17,9 @@ from smp.document import (
     validate_schema,
 )
 from smp.errors import ReaderError
-from smp.model import (
-    MESH_TYPES,
-    PROTOCOLS,
-    ROLES,
-    Bundle,
-    Calibration,
-    Client,
-    EnvironmentConfig,
-    HistogramBucket,
-    IndividualWorkload,
-    Latencies,
-    LoadGenerator,
-    Node,
-    PerformanceTestConfig,
-    PerformanceTestResult,
-    RawOutput,
-    ResourceUsage,
-    RunResources,
-    ServiceMeshConfig,
-)
+from smp.model import Bundle, Calibration, HistogramBucket, ResourceUsage
 from tests.smp import examples
+from tests.smp.strategies import bundles
 
 YAML_RESULT = b"""\
 # an SMP result written by hand
@@ -131,136 +112,6 @@ def test_format_path_joins_names_and_indexes() -> None:
 
 # -- round trip ---------------------------------------------------------------------------
 
-texts = st.text(max_size=12)
-names = st.text(min_size=1, max_size=12)
-numbers = st.floats(0, 1e9, allow_nan=False, allow_infinity=False)
-counts = st.integers(0, 10**9)
-labels = st.dictionaries(names, texts, max_size=3)
-times = st.datetimes(timezones=st.just(dt.UTC))
-
-
-def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.none() | strategy
-
-
-usages = st.builds(
-    ResourceUsage, count=maybe(counts), cpu_mcores=maybe(numbers), mem_mb=maybe(numbers)
-)
-workloads = st.builds(
-    IndividualWorkload,
-    name=names,
-    count=maybe(counts),
-    cpu_mcores=maybe(numbers),
-    mem_mb=maybe(numbers),
-)
-blocks = {
-    name: maybe(usages)
-    for name in (
-        "sidecar",
-        "ingress_gateway",
-        "egress_gateway",
-        "mesh_control_plane",
-        "mesh_telemetry",
-        "mesh_policy",
-    )
-}
-results = st.builds(
-    PerformanceTestResult,
-    latencies_ms=st.builds(
-        Latencies,
-        min=maybe(numbers),
-        average=maybe(numbers),
-        p50=numbers,
-        p90=maybe(numbers),
-        p95=maybe(numbers),
-        p99=maybe(numbers),
-        p999=maybe(numbers),
-        max=maybe(numbers),
-    ),
-    actual_qps=maybe(numbers),
-    start_time=maybe(times),
-    end_time=maybe(times),
-    duration_s=maybe(numbers),
-    requested_qps=maybe(numbers),
-    request_count=maybe(counts),
-    error_count=maybe(counts),
-    status_codes=st.dictionaries(st.sampled_from(["200", "503", "-1", "SERVING"]), counts),
-    histogram=st.lists(st.builds(HistogramBucket, numbers, numbers, counts), max_size=3),
-    load_generator=maybe(st.builds(LoadGenerator, name=names, version=maybe(texts))),
-    protocol=maybe(st.sampled_from(PROTOCOLS)),
-    connections=maybe(st.integers(1, 10_000)),
-    role=maybe(st.sampled_from(ROLES)),
-    profile_id=maybe(texts),
-    resources=maybe(st.builds(RunResources, **blocks, workloads=st.lists(workloads, max_size=2))),
-    raw=maybe(st.builds(RawOutput, format=names, content=texts)),
-    labels=labels,
-    id=maybe(texts),
-)
-environments = st.builds(
-    EnvironmentConfig,
-    kubernetes_version=maybe(texts),
-    node=st.lists(
-        st.builds(
-            Node,
-            type=maybe(texts),
-            cores=maybe(numbers),
-            mem_mb=maybe(numbers),
-            arch=maybe(texts),
-            count=st.integers(1, 100),
-        ),
-        max_size=2,
-    ),
-    individual_workloads=st.lists(workloads, max_size=2),
-    cni=maybe(texts),
-    kernel_version=maybe(texts),
-    provider=maybe(texts),
-    calibration=maybe(st.builds(Calibration, probe=names, score=st.floats(0.001, 1e9), unit=names)),
-    labels=labels,
-)
-mesh_configs = st.builds(
-    ServiceMeshConfig,
-    mesh_type=st.sampled_from(MESH_TYPES),
-    mesh_version=maybe(texts),
-    mtls_enabled=maybe(st.booleans()),
-    mesh_telemetry_enabled=maybe(st.booleans()),
-    mesh_policy_enabled=maybe(st.booleans()),
-    proxy_concurrency=maybe(st.integers(0, 64)),
-    proxy_build=maybe(texts),
-    labels=labels,
-    **blocks,
-)
-configs = st.builds(
-    PerformanceTestConfig,
-    id=maybe(texts),
-    name=maybe(texts),
-    duration=maybe(texts),
-    clients=st.lists(
-        st.builds(
-            Client,
-            load_generator=maybe(texts),
-            protocol=maybe(st.sampled_from(PROTOCOLS)),
-            connections=maybe(st.integers(1, 1000)),
-            rps=maybe(numbers),
-            internal=maybe(st.booleans()),
-            endpoint_url=st.lists(texts, max_size=2),
-            headers=labels,
-            body=maybe(texts),
-            content_type=maybe(texts),
-        ),
-        max_size=2,
-    ),
-    labels=labels,
-)
-bundles = st.builds(
-    Bundle,
-    profile=maybe(texts),
-    environment=environments,
-    mesh_config=mesh_configs,
-    config=maybe(configs),
-    runs=st.lists(results, min_size=1, max_size=3),
-    labels=labels,
-)
-
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(bundles)
@@ -282,3 +133,31 @@ def test_yaml_keys_become_text_as_in_json() -> None:
     doc = parse_document(b"latencies_ms: {p50: 1}\nstatus_codes: {200: 98, 503: 2}\n")
     assert doc["status_codes"] == {"200": 98, "503": 2}
     assert validate_schema(doc, "result") == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "doc"),
+    [
+        ("mesh_config", {"mesh_type": "istio", "mesh_version": "1.24.1", "mtls_enabled": True}),
+        ("environment", {"kubernetes_version": "v1.30.2", "node": [{"cores": 8}]}),
+        ("test_config", {"duration": "60s", "clients": [{"connections": 4, "rps": 100}]}),
+    ],
+)
+def test_the_messages_of_a_bundle_validate_on_their_own(kind: Any, doc: dict[str, Any]) -> None:
+    assert validate_schema(doc, kind) == []
+    bad = {**doc, "nodes": []}
+    [problem] = validate_schema(bad, kind)
+    assert (problem.path, problem.rule) == ("nodes", "additionalProperties")
+
+
+def test_block_fields_of_the_spec_are_allowed_only_on_their_block() -> None:
+    doc = {
+        "mesh_type": "istio",
+        "sidecar": {"count": 2, "rps": 1000, "bps": 2e6},
+        "mesh_policy": {"cache_hit_rate": 99},
+        "mesh_control_plane": {"endpoints": 200, "lds_latency_ms": 1020},
+    }
+    assert validate_schema(doc, "mesh_config") == []
+    doc["sidecar"]["cache_hit_rate"] = 99
+    [problem] = validate_schema(doc, "mesh_config")
+    assert (problem.path, problem.rule) == ("sidecar.cache_hit_rate", "additionalProperties")
