@@ -225,7 +225,7 @@ class ProfileListApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        return Response(self.OutputSerializer(Profile.objects.all(), many=True).data)
+        return Response(self.OutputSerializer(Profile.objects.filter(custom=False), many=True).data)
 
 
 class MeshListApi(APIView):

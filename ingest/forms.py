@@ -15,7 +15,7 @@ class UploadForm(forms.Form):
     bundle = forms.FileField(required=False, help_text="An SMP bundle (JSON or YAML).")
     baseline = forms.FileField(required=False, help_text="The baseline run's output (no mesh).")
     mesh = forms.FileField(required=False, help_text="The mesh run's output.")
-    profile = forms.ModelChoiceField(queryset=Profile.objects.all(), required=False)
+    profile = forms.ModelChoiceField(queryset=Profile.objects.filter(custom=False), required=False)
     mesh_type = forms.ChoiceField(
         choices=[("", "—")] + [(t, t) for t in MESH_TYPES if t != "none"], required=False
     )

@@ -29,6 +29,7 @@ from ingest.bulkcopy import assign_ids, copy_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
 from ingest.reading import read_fully
 from scoring.admission import Admission, admit
+from smp.custom_profiles import CustomProfile, is_custom, profile_of_bundle
 from smp.errors import Problem
 from smp.model import Bundle
 
@@ -191,8 +192,17 @@ def _check(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
     if bundle is None:  # unreadable, or refused before a bundle could be built
         return _Verdict(submission, errors, warnings, None, None)
     profile = profiles.get(bundle.profile) if bundle.profile else None
+    if profile is None and is_custom(bundle.profile):
+        # A test configuration as its profile: added the first time a bundle carries it.
+        custom, problems = profile_of_bundle(bundle)
+        if isinstance(custom, CustomProfile):
+            profile = profile_for_custom(custom)
+            profiles[profile.pk] = profile
+        errors += problems
+        if problems:
+            return _Verdict(submission, errors, warnings, bundle, None)
     if profile is None:
-        known = ", ".join(sorted(profiles))
+        known = ", ".join(sorted(p for p, row in profiles.items() if not row.custom))
         errors.append(
             Problem(
                 "profile",
@@ -208,6 +218,22 @@ def _check(submission: Submission, profiles: dict[Any, Profile]) -> _Verdict:
     admission = admit(bundle, profile)
     warnings = [*warnings, *admission.all_reasons()]
     return _Verdict(submission, errors, warnings, bundle, profile, admission)
+
+
+def profile_for_custom(custom: CustomProfile) -> Profile:
+    """The Profile row of a custom profile, created the first time it is seen (a concurrent
+    worker may create the same one: its id is derived from the config, so it is the same)."""
+    fields = custom.profile.as_dict()
+    profile, _ = Profile.objects.get_or_create(
+        id=custom.id,
+        defaults={
+            **{k: v for k, v in fields.items() if k != "id"},
+            "custom": True,
+            "fingerprint": custom.fingerprint,
+            "config": custom.config_dict(),
+        },
+    )
+    return profile
 
 
 def _environments(verdicts: list[_Verdict]) -> list[tuple[Environment, Any]]:

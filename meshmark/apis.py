@@ -6,10 +6,10 @@ import json
 import math
 from typing import Any
 
-import yaml
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -27,6 +27,7 @@ from ingest import selectors
 from ingest.apis import read_body
 from ingest.models import Result, Score
 from ingest.normalize import RESOURCE_COLUMNS
+from ingest.reading import read_fully
 from meshmark import exports
 from meshmark.exports import results_csv
 from meshmark.pagination import CappedPagination
@@ -34,8 +35,8 @@ from meshmark.problems import problem_response
 from meshmark.throttling import AnonReadThrottle
 from scoring import FORMULA_VERSION
 from scoring.preview import bundle_scores
-from smp.document import load_schema
 from smp.errors import Problem
+from smp.spec.export import SmpExport, export_run, to_yaml
 from smp.submission import read_submission
 
 PREVIEW_MAX_BYTES = 5 * 1024 * 1024
@@ -221,35 +222,46 @@ class ResultListApi(APIView):
 
 
 EXPORT_FORMATS = {"smp-json", "smp-yaml"}
+EXPORT_PARTS = ("result", "mesh_config", "environment", "test_config", "extensions")
+"""``?part=``: the spec's four messages of a run, and MeshMark's extension document."""
 
 
 class SmpResultExportSerializer(serializers.Serializer):
-    """Schema only: ``?format=smp-json``, the stored SMP result (docs/smp.md)."""
+    """Schema only: ``?format=smp-json``, one SMP message of the run (docs/api.md)."""
 
 
 class SmpResultExportScheme(OpenApiSerializerExtension):
-    """An object holding only SMP result fields, so it never passes for a ResultOutput."""
+    """An object that is one of the spec's messages (proto3 JSON), never a ResultOutput."""
 
     target_class = SmpResultExportSerializer
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        fields = load_schema("result")["properties"]
         return {
             "type": "object",
-            "description": "the stored SMP result with its profile_id (docs/smp.md)",
-            "properties": {name: {} for name in fields},
-            "required": ["latencies_ms"],
-            "additionalProperties": False,
+            "description": "an smp.PerformanceTestResult, ServiceMeshConfig, EnvironmentConfig "
+            "or PerformanceTestConfig in the proto3 JSON mapping, or MeshMark's extension "
+            "document beside the result (docs/smp.md)",
+            "properties": {"smp_version": {"type": "string"}, "extends": {"type": "string"}},
+            # Every message carries smp_version, the extension document its "extends"; a
+            # ResultOutput has neither, and has a submission, which no SMP message does.
+            "anyOf": [{"required": ["smp_version"]}, {"required": ["extends"]}],
+            "not": {"required": ["submission"]},
+            "additionalProperties": True,
         }
 
 
 class ResultDetailApi(APIView):
-    """One public result; ``?format=smp-json`` or ``smp-yaml`` exports the stored SMP result."""
+    """One public result; ``?format=smp-json`` or ``smp-yaml`` exports it as SMP: the spec's
+    ``PerformanceTestResult`` (``?part=`` for its mesh, environment and test configuration,
+    or MeshMark's extension document)."""
 
     throttle_classes = [AnonReadThrottle]
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS))],
+        parameters=[
+            OpenApiParameter("format", str, enum=sorted(EXPORT_FORMATS)),
+            OpenApiParameter("part", str, enum=list(EXPORT_PARTS)),
+        ],
         responses={
             200: PolymorphicProxySerializer(
                 component_name="ResultOrSmpExport",
@@ -267,19 +279,39 @@ class ResultDetailApi(APIView):
         if export not in EXPORT_FORMATS:
             message = f"format must be one of {', '.join(sorted(EXPORT_FORMATS))}, got {export!r}"
             return problem_response(400, message, [Problem("format", "enum", message)])
-        doc = {**result.smp, "profile_id": result.profile_id}
+        part = request.query_params.get("part", "result")
+        if part not in EXPORT_PARTS:
+            message = f"part must be one of {', '.join(EXPORT_PARTS)}, got {part!r}"
+            return problem_response(400, message, [Problem("part", "enum", message)])
+        doc = smp_export(request, result).documents().get(part)
+        if doc is None:
+            return problem_response(404, f"this run has no {part} document")
         if export == "smp-json":
             response = HttpResponse(json.dumps(doc, indent=2), content_type="application/json")
             suffix = "json"
         else:
-            response = HttpResponse(
-                yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml"
-            )
+            response = HttpResponse(to_yaml(doc), content_type="application/yaml")
             suffix = "yaml"
         response["Content-Disposition"] = exports.attachment(
-            f"meshmark-result-{result.pk}.{suffix}"
+            f"meshmark-result-{result.pk}-{part}.{suffix}"
         )
         return response
+
+
+def smp_export(request: Request, result: Result) -> SmpExport:
+    """The run as the spec's messages, from its submission's stored bytes read again (the
+    bundle as sent, not the index's normalized rows), named by the index's ids."""
+    submission = result.submission
+    reading = read_fully(body=bytes(submission.raw), content_type=submission.content_type)
+    assert reading.bundle is not None  # an accepted submission reads back
+    return export_run(
+        reading.bundle,
+        result.run_index,
+        result_id=str(result.pk),
+        mesh_config_id=f"meshmark-mesh-config-{result.mesh_config_id}",
+        env_id=f"meshmark-environment-{result.environment_id}",
+        details_uri=str(request.build_absolute_uri(reverse("api-result-detail", args=[result.pk]))),
+    )
 
 
 def finite(value: Any) -> Any:

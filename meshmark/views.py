@@ -105,7 +105,7 @@ def home(request: HttpRequest) -> HttpResponse:
     # One board per standard profile with results: bounded by the profile list, not the data.
     boards = [
         (profile, selectors.leaderboard(profile.pk, {}) if profile.pk in ranked else None)
-        for profile in Profile.objects.all()
+        for profile in Profile.objects.filter(custom=False)
     ]
     # Profiles with results first, the busiest first; the rest in id order.
     boards.sort(key=lambda pair: -sum(g["results"] for g in pair[1].groups) if pair[1] else 0)
@@ -270,7 +270,11 @@ def compare(request: HttpRequest) -> HttpResponse:
     configs = [part for raw in request.GET.getlist("configs") for part in raw.split(",")]
     params = {**_params(request), "configs": ",".join(p.strip() for p in configs if p.strip())}
     if not params.get("configs") and not params.get("profile"):
-        return render(request, "meshmark/compare_start.html", {"profiles": Profile.objects.all()})
+        return render(
+            request,
+            "meshmark/compare_start.html",
+            {"profiles": Profile.objects.filter(custom=False)},
+        )
     try:
         comparison = selectors.compare(params)
     except selectors.SelectorError as exc:

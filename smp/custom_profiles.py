@@ -67,6 +67,11 @@ class CustomProfile:
     def id(self) -> str:
         return self.profile.id
 
+    def config_dict(self) -> dict[str, Any]:
+        """The configuration as the SMP document a bundle carries as its ``config``."""
+        doc: dict[str, Any] = Bundle(config=self.config).to_dict()["config"]
+        return doc
+
     def as_dict(self) -> dict[str, Any]:
         """The profile's fields, marked custom, with what defines it."""
         client = self.config.clients[0]

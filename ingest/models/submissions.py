@@ -83,7 +83,9 @@ class ApiToken(models.Model):
 
 
 class Profile(models.Model):
-    """A standard test (seeded from smp/data/profiles.yaml)."""
+    """A standard test (seeded from smp/data/profiles.yaml), or a custom one: an SMP
+    PerformanceTestConfig a bundle carried (smp.custom_profiles), added when first seen
+    and ranked only on its own board."""
 
     id = models.CharField(max_length=64, primary_key=True)
     version = models.PositiveIntegerField()
@@ -98,6 +100,10 @@ class Profile(models.Model):
     services = models.PositiveIntegerField(default=2)
     # The share of requests a mesh run may fail beyond its baseline and still be ranked.
     error_budget = models.FloatField(default=0.01)
+    custom = models.BooleanField(default=False)
+    # For a custom profile: what defines it (its id is derived from this) and its config.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    config = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["id"]
