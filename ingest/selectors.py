@@ -40,7 +40,7 @@ def public_results() -> QuerySet[Result]:
         submission__status=Submission.Status.ACCEPTED,
         is_listed=True,
         organization__is_listed=True,
-    ).select_related("profile", "environment", "mesh_config", "organization")
+    ).select_related("profile", "environment", "mesh_config", "organization", "baseline")
 
 
 def _date(field: str, value: str) -> dt.date:

@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers
@@ -85,6 +86,7 @@ class ResultOutputSerializer(serializers.ModelSerializer):
     mesh = serializers.SerializerMethodField()
     environment = serializers.SerializerMethodField()
     latencies_ms = serializers.SerializerMethodField()
+    added_latency_ms = serializers.SerializerMethodField()
     meshmark = serializers.SerializerMethodField()
 
     class Meta:
@@ -107,6 +109,7 @@ class ResultOutputSerializer(serializers.ModelSerializer):
             "start_time",
             "duration_s",
             "latencies_ms",
+            "added_latency_ms",
             "actual_qps",
             "requested_qps",
             "request_count",
@@ -146,6 +149,21 @@ class ResultOutputSerializer(serializers.ModelSerializer):
         if not scores:
             return None
         return score_dict(scores[0])
+
+    @extend_schema_field(
+        serializers.DictField(child=serializers.FloatField(allow_null=True), allow_null=True)
+    )
+    def get_added_latency_ms(self, obj: Result) -> dict[str, float | None] | None:
+        """What the mesh added at each percentile, mesh run minus its baseline, in ms as
+        measured (all requests, not normalized); null for baselines and unpaired runs."""
+        base = obj.baseline
+        if base is None:
+            return None
+        added: dict[str, float | None] = {}
+        for name in ("p50", "p90", "p99", "p999"):
+            mesh_ms, base_ms = getattr(obj, f"{name}_ms"), getattr(base, f"{name}_ms")
+            added[name] = None if mesh_ms is None or base_ms is None else mesh_ms - base_ms
+        return added
 
     def get_latencies_ms(self, obj: Result) -> dict[str, float | None]:
         return {

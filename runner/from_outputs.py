@@ -5,8 +5,9 @@ The baseline and mesh runs are native outputs of any load generator the
 test configuration (a custom profile); the environment comes from a file, a
 cluster or this machine; CPU and memory per container from Prometheus dumps or
 Istio's benchmark rows (:mod:`smp.resources`). Every run must be the profile's
-test: the same requested rate and connections, and a duration within 10% of
-the profile's; otherwise the bundle is refused with the figures that differ.
+test: the same requested rate and connections, and at least 90% of the
+profile's duration (the index's admission rule); otherwise the bundle is
+refused with the figures that differ.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import click
 
 from runner.bundle import runner_version
+from scoring.admission import DURATION_SHARE
 from smp import consistency, resources
 from smp.custom_profiles import CustomProfile
 from smp.errors import Problem, ReaderError
@@ -31,7 +33,6 @@ from smp.profiles import Profile
 
 RAW_LIMIT = 5_000_000
 """A run's native output is kept verbatim up to the schema's limit on ``raw.content``."""
-DURATION_TOLERANCE = 0.10
 
 
 @dataclass
@@ -87,12 +88,13 @@ def conformance(run: PerformanceTestResult, profile: Profile, where: str) -> lis
         problems.append(
             f"{where}: {run.connections} connections; {profile.id} has {profile.connections}"
         )
-    if run.duration_s is not None:
-        slack = DURATION_TOLERANCE * profile.duration_s
-        if abs(run.duration_s - profile.duration_s) > slack:
-            problems.append(
-                f"{where}: ran {run.duration_s:g} s; {profile.id} runs {profile.duration_s} s"
-            )
+    # The index's admission rule (scoring.admission): at least DURATION_SHARE of the
+    # profile's duration; a longer run only holds more samples.
+    if run.duration_s is not None and run.duration_s < DURATION_SHARE * profile.duration_s:
+        problems.append(
+            f"{where}: ran {run.duration_s:g} s; {profile.id} runs {profile.duration_s} s "
+            f"(at least {DURATION_SHARE:.0%} of it)"
+        )
     return problems
 
 

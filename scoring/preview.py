@@ -12,8 +12,9 @@ from typing import Any
 from scoring.admission import admit
 from scoring.engine import score_pair
 from scoring.normalize import figures_pair
+from smp.custom_profiles import CustomProfile, profile_of_bundle
 from smp.model import Bundle
-from smp.profiles import DEFAULT_ERROR_BUDGET, get_profile
+from smp.profiles import DEFAULT_ERROR_BUDGET
 
 
 def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
@@ -28,7 +29,8 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
     """
     baselines = bundle.runs_with_role("baseline")
     baseline = baselines[0] if baselines else None
-    profile = get_profile(bundle.profile) if bundle.profile else None
+    found, _ = profile_of_bundle(bundle)  # a standard profile, or the custom one it carries
+    profile = found.profile if isinstance(found, CustomProfile) else found
     admission = admit(bundle, profile) if profile is not None else None
     out: list[dict[str, Any]] = []
     for index, run in enumerate(bundle.runs):
@@ -62,7 +64,8 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
                 {
                     "path": "profile",
                     "rule": "known-profile",
-                    "message": f"{bundle.profile!r} is not a standard profile: never ranked",
+                    "message": f"{bundle.profile!r} is neither a standard profile nor a "
+                    "custom one its config defines: never ranked",
                 }
             ]
         out.append(entry)

@@ -104,7 +104,15 @@ def test_merysheys_configuration_runs_locally_as_a_custom_profile(tmp_path: Path
     assert problems == [] and isinstance(found, CustomProfile) and found.id == bundle.profile
     score = CliRunner().invoke(cli, ["score", str(out), "--json"])
     assert score.exit_code == 0, score.output
-    assert json.loads(score.stdout)["runs"][0]["meshmark"]["score"] is not None
+    [entry] = json.loads(score.stdout)["runs"]
+    # Scored against the custom profile's rules: the 2 s run is a custom run, and its
+    # 100 requests are too few for a p99 (MeshMark 2 needs 50 samples past each tail).
+    assert entry["meshmark"]["classes"]["throughput"] > 0.9
+    assert "latency_p99" in entry["meshmark"]["missing"]
+    assert entry["ranked"] is False
+    rules = {reason["rule"] for reason in entry["admission"]}
+    assert {"custom-run", "profile-duration"} <= rules
+    assert f"on the {bundle.profile} board" in entry["admission"][0]["message"]
 
 
 @pytest.mark.slow
