@@ -54,6 +54,7 @@ class Container:
     """CPU seconds already used at ``born`` (a container older than the data)."""
     samples: list[tuple[float, float, float]] = field(default_factory=list)
     """(time, counter, working set) as written; filled by :func:`sample`."""
+    _sums: dict[int, list[float]] = field(default_factory=dict, repr=False)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -66,15 +67,19 @@ class Container:
         lo, hi = max(a, self.born), min(b, self.died)
         return (lo, hi) if hi > lo else None
 
+    def _running_total(self, f: Callable[[int], float], t: float) -> float:
+        """The integral of ``f`` from the start of second ``floor(born)`` to ``t``."""
+        sums = self._sums.setdefault(id(f), [0.0])
+        base, second = math.floor(self.born), math.floor(t)
+        while len(sums) <= second - base:  # sums[i]: the integral over the first i seconds
+            sums.append(sums[-1] + f(base + len(sums) - 1))
+        return sums[second - base] + f(second) * (t - second)
+
     def _integral(self, f: Callable[[int], float], a: float, b: float) -> float:
         span = self.alive(a, b)
         if span is None:
             return 0.0
-        lo, hi = span
-        total = 0.0
-        for second in range(math.floor(lo), math.ceil(hi)):
-            total += f(second) * (min(hi, second + 1) - max(lo, second))
-        return total
+        return self._running_total(f, span[1]) - self._running_total(f, span[0])
 
     def used(self, a: float, b: float) -> float:
         """CPU seconds used in ``[a, b]``."""

@@ -318,8 +318,8 @@ class Expected:
     true_count: float
 
     @classmethod
-    def of(cls, containers: list[Container], run: Run) -> Expected:
-        begin, end = run.window
+    def of(cls, containers: list[Container], begin: float, end: float) -> Expected:
+        """From the samples ``containers`` wrote and what they did, over ``[begin, end]``."""
         length = end - begin
         rates = [model.promql_rate(c, begin, end) for c in containers]
         return cls(
@@ -360,11 +360,11 @@ def test_a_mesh_phase_gives_promqls_figures_and_the_containers_real_usage(data: 
     usage = prometheus_usage(data.url, ISTIO, LONG_MESH, *LONG.datetimes())
     assert usage.warnings == []
     assert set(usage.blocks) == {"sidecar", "app", "control_plane"}
-    sidecars = Expected.of(data.select(LONG_MESH, "istio-proxy"), LONG)
+    sidecars = Expected.of(data.select(LONG_MESH, "istio-proxy"), *LONG.window)
     assert_block(usage, "sidecar", sidecars)
-    assert_block(usage, "app", Expected.of(data.select(LONG_MESH, "app"), LONG))
+    assert_block(usage, "app", Expected.of(data.select(LONG_MESH, "app"), *LONG.window))
     assert_block(
-        usage, "control_plane", Expected.of(data.select("istio-system", "discovery"), LONG)
+        usage, "control_plane", Expected.of(data.select("istio-system", "discovery"), *LONG.window)
     )
     # The bounds are tight enough to mean something: a few percent of the figures.
     assert sidecars.cpu_bound < 0.1 * sidecars.true_cpu_mcores
@@ -374,7 +374,7 @@ def test_a_mesh_phase_gives_promqls_figures_and_the_containers_real_usage(data: 
 def test_a_baseline_phase_has_only_its_application(data: Data) -> None:
     usage = prometheus_usage(data.url, None, LONG_BASELINE, *LONG.datetimes())
     assert set(usage.blocks) == {"app"} and usage.warnings == []
-    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), LONG))
+    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), *LONG.window))
 
 
 def test_the_data_hold_the_traps_canned_answers_hide(data: Data) -> None:
@@ -398,7 +398,7 @@ def test_the_data_hold_the_traps_canned_answers_hide(data: Data) -> None:
     gone = query(data.url, f'{model.MEMORY}{{{in_ns},pod="{OLD_APP}",container="app"}}', end)
     assert len(gone) == 1
     # So the previous queries counted the replaced application twice.
-    app = Expected.of(data.select(LONG_MESH, "app"), LONG)
+    app = Expected.of(data.select(LONG_MESH, "app"), *LONG.window)
     old_mem = f'sum(avg_over_time({model.MEMORY}{{{in_ns},container="app"}}{w})) / 1048576'
     [answer] = query(data.url, old_mem, end)
     assert float(answer["value"][1]) > 1.8 * app.true_mem_mb  # type: ignore[index]
@@ -446,10 +446,10 @@ def test_the_cli_records_what_prometheus_says_the_containers_used(
          data.select("istio-system", "discovery")),
     ):  # fmt: skip
         assert figures is not None
-        expected = Expected.of(containers, PROFILE)
+        expected = Expected.of(containers, *PROFILE.window)
         assert_figures(block, figures.count, figures.cpu_mcores, figures.mem_mb, expected)
     for run, ns in ((mesh, mesh_ns), (baseline, baseline_ns)):
         [app] = run.resources.workloads  # type: ignore[union-attr]
-        expected = Expected.of(data.select(ns, "app"), PROFILE)
+        expected = Expected.of(data.select(ns, "app"), *PROFILE.window)
         assert_figures("app", app.count, app.cpu_mcores, app.mem_mb, expected)
     assert baseline.resources.sidecar is None and baseline.resources.mesh_control_plane is None
