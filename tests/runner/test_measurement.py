@@ -114,6 +114,8 @@ def test_a_series_covers_the_window_up_to_its_edges_or_half_an_interval_past_its
     assert covered_s(_series("a", every_15), 100.0, 150.0, None) == 50.0
     # Stopped: the last sample is 32 s before the end, over 1.1 intervals: half an interval.
     assert covered_s(_series("a", every_15[:2]), 100.0, 150.0, None) == 3.0 + 15.0 + 7.5
+    # 17 s from the end is over 1.1 intervals (16.5 s) already: half an interval too.
+    assert covered_s(_series("a", every_15[:3]), 100.0, 150.0, None) == 3.0 + 30.0 + 7.5
     # A lone sample takes the block's interval; without one it stands for the whole window.
     assert covered_s(_series("a", [140.0]), 100.0, 150.0, 15.0) == 7.5 + 10.0
     assert covered_s(_series("a", [140.0]), 100.0, 150.0, None) == 50.0
@@ -130,6 +132,9 @@ def test_a_replaced_pod_counts_for_the_part_of_the_window_it_ran() -> None:
     again = _series("old", [181.0, 196.0, 211.0, 226.0, 241.0, 256.0, 271.0, 286.0])
     assert working_set([old, again], 100.0, 300.0).pods == 1
     assert working_set([], 100.0, 300.0).pods == 0
+    # A pod of several containers counts once.
+    sidecar = Series({"pod": "new", "container": "linkerd-proxy"}, new.times, new.values)
+    assert working_set([old, new, sidecar], 100.0, 300.0).pods == 1
 
 
 def test_image_tags_give_mesh_versions() -> None:

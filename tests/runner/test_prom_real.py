@@ -264,6 +264,29 @@ def control_plane(rng: random.Random) -> Pod:
     return Pod("istio-system", name, born, died, [discovery])
 
 
+def linkerd_control_plane(rng: random.Random) -> list[Pod]:
+    """Linkerd's control plane during the long run: meshed pods of several containers each
+    (the destination pod has four), so its count is of pods, not containers."""
+    born, died = LONG.started - 120.0, LONG.finished + 60.0
+    pods = {
+        "linkerd-destination-6c8d9-h7k2l": ("destination", "sp-validator", "policy"),
+        "linkerd-identity-5f6b8-p3q4r": ("identity",),
+        "linkerd-proxy-injector-7d9f6-s5t6u": ("proxy-injector",),
+    }
+    out = []
+    for pod, names in pods.items():
+        containers = [
+            Container(
+                "linkerd", pod, name, born, died, noisy(lambda s: 0.004, 0.2, rng),
+                noisy(lambda s: mib(25), 0.01, rng), f"cr.l5d.io/linkerd/{name}:stable-2.14.10",
+                counter_at_born=30.0,
+            )
+            for name in (*names, "linkerd-proxy")
+        ]  # fmt: skip
+        out.append(Pod("linkerd", pod, born, died, containers))
+    return out
+
+
 @dataclass
 class Data:
     url: str
@@ -290,7 +313,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
         replace_app_at=None,
         restart_load_proxy_at=PROFILE.started + 30,
     )
-    series = build([*long, *profile, control_plane(rng)], rng) + build(coarse, rng, every=30.0)
+    series = build([*long, *profile, control_plane(rng), *linkerd_control_plane(rng)], rng)
+    series += build(coarse, rng, every=30.0)
     text = OpenMetrics()
     for c in series:
         text.add(model.CPU, "counter", c.labels, [(t, v) for t, v, _ in c.samples])
@@ -372,9 +396,22 @@ def test_a_mesh_phase_gives_promqls_figures_and_the_containers_real_usage(data: 
 
 
 def test_a_baseline_phase_has_only_its_application(data: Data) -> None:
-    usage = prometheus_usage(data.url, None, LONG_BASELINE, *LONG.datetimes())
+    # A warm-up of 59.4 s leaves 535.6 s: PromQL evaluates the 536 s before the end.
+    run = Run(LONG.started, LONG.finished, warmup_s=59.4)
+    usage = prometheus_usage(data.url, None, LONG_BASELINE, *run.datetimes())
     assert set(usage.blocks) == {"app"} and usage.warnings == []
-    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), *LONG.window))
+    assert run.window[1] - run.window[0] == 536
+    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), *run.window))
+
+
+def test_a_control_plane_of_meshed_many_container_pods_counts_its_pods(data: Data) -> None:
+    usage = prometheus_usage(data.url, MESHES["linkerd"], LONG_MESH, *LONG.datetimes())
+    assert set(usage.blocks) == {"app", "control_plane"}  # no linkerd-proxy in this phase
+    containers = [c for c in data.series if c.namespace == "linkerd" and c.name not in ("", "POD")]
+    assert len(containers) == 8
+    expected = Expected.of(containers, *LONG.window)
+    assert expected.count == 3
+    assert_block(usage, "control_plane", expected)
 
 
 def test_the_data_hold_the_traps_canned_answers_hide(data: Data) -> None:
