@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -396,12 +397,22 @@ def test_a_mesh_phase_gives_promqls_figures_and_the_containers_real_usage(data: 
 
 
 def test_a_baseline_phase_has_only_its_application(data: Data) -> None:
-    # A warm-up of 59.4 s leaves 535.6 s: PromQL evaluates the 536 s before the end.
-    run = Run(LONG.started, LONG.finished, warmup_s=59.4)
-    usage = prometheus_usage(data.url, None, LONG_BASELINE, *run.datetimes())
+    usage = prometheus_usage(data.url, None, LONG_BASELINE, *LONG.datetimes())
     assert set(usage.blocks) == {"app"} and usage.warnings == []
-    assert run.window[1] - run.window[0] == 536
-    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), *run.window))
+    assert_block(usage, "app", Expected.of(data.select(LONG_BASELINE, "app"), *LONG.window))
+
+
+def test_the_window_is_rounded_to_whole_seconds(data: Data) -> None:
+    """A warm-up leaving ``X.6`` s makes PromQL evaluate ``X + 1`` s: here the extra 0.4 s
+    before the runner's start holds the first sample of a sidecar, which must count."""
+    proxies = data.select(LONG_MESH, "istio-proxy")
+    end = LONG.finished - 5.0
+    first = min(t for c in proxies for t, _, _ in c.samples if t > LONG.started + 62)
+    whole = math.floor(end - first)
+    run = Run(LONG.started, LONG.finished, warmup_s=end - whole - 0.6 - LONG.started)
+    assert run.window[0] <= first < run.window[0] + 0.4
+    usage = prometheus_usage(data.url, ISTIO, LONG_MESH, *run.datetimes())
+    assert_block(usage, "sidecar", Expected.of(proxies, *run.window))
 
 
 def test_a_control_plane_of_meshed_many_container_pods_counts_its_pods(data: Data) -> None:
