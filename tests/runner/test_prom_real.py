@@ -4,11 +4,13 @@ The series are written by the test (``cadvisor_model``): a phase's namespace
 with the application, the load generator and their injected proxies, the
 pause (``POD``) and pod-cgroup (``""``) series cAdvisor reports beside them and
 the ``istio-init`` init containers; the baseline namespace still running; the
-control plane; a warm-up and a cool-down at other levels than the measured
+control planes (istiod, and Linkerd's pods of several containers each); a
+warm-up and a cool-down at other levels than the measured
 window; a sidecar that restarts (its counter drops to zero) and an application
 pod replaced by a new one inside the window, the old one's series simply
 ending (cAdvisor's samples carry timestamps, so Prometheus writes no staleness
-marker for them). Samples are 15 s apart, each off by up to 1 s.
+marker for them). Samples are 15 s apart, each off by up to 1 s; a last
+scenario has them 30 s apart against a 50 s window.
 
 Every figure the runner records is checked twice:
 
