@@ -23,9 +23,10 @@ control_plane  ``namespace="CP",pod=~"P",container!="",container!="POD"``:
 =============  ==========================================================
 
 Exact matchers keep out what cAdvisor also reports for a pod: the pause
-container (``container="POD"`` on dockershim, ``container=""`` with the
-``pause`` image on containerd), the pod's own cgroup (``container=""``, the sum
-of all its containers) and init containers such as ``istio-init``.
+container (``container="POD"`` on dockershim, usually no container label with
+the ``pause`` image on containerd), the pod's own cgroup (no container label:
+Prometheus drops empty ones; the sum of all its containers) and init containers
+such as ``istio-init``.
 
 The figures of a block:
 
