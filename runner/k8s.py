@@ -290,9 +290,13 @@ def _load_phase(
     blocks: dict[str, Block] = {}
     if options.prometheus:
         try:
-            blocks = prometheus_usage(options.prometheus, phase_mesh, ns, start, end)
+            usage = prometheus_usage(options.prometheus, phase_mesh, ns, start, end)
         except PrometheusError as exc:
             progress.step(f"warning: no resource figures for {phase}: {exc}")
+        else:
+            blocks = usage.blocks
+            for warning in usage.warnings:
+                progress.step(f"warning: {phase}: {warning}")
     else:
         if sampler.unavailable:
             progress.step(f"warning: metrics.k8s.io unavailable ({sampler.unavailable})")

@@ -1,25 +1,60 @@
 """Proxy, control-plane and application CPU/memory in Kubernetes mode.
 
-Two sources, both reduced to the same window: from ``start + warmup_s`` to
+Two sources, both reduced to one window: from ``start + warmup_s`` to
 ``end - COOLDOWN_S`` of the load generator's container (the whole run when
 that leaves less than ``MIN_WINDOW_S``).
 
-**Prometheus** (``--prometheus URL``; cAdvisor metrics as kubelets expose
-them). Instant queries through ``/api/v1/query`` evaluated at ``time = window
-end``, with a range of the window length ``W`` (seconds), so that they cover
-exactly the trimmed window. The exact queries are :func:`queries`; with
-``S`` the sidecar container regex, ``NS`` the phase's namespace and ``CP`` the
-control plane's namespace and pod regex, and ``SEL`` =
-``namespace="NS",container=~"S"``:
+**Prometheus** (``--prometheus URL``; the cAdvisor metrics kubelets expose).
+With ``W`` the window length rounded to whole seconds, every query is an
+instant query through ``/api/v1/query`` at ``time = window end`` over the range
+``[Ws]``, so the window PromQL evaluates is ``[end - W, end]`` (it differs from
+the runner's start by less than half a second). The queries are
+:func:`queries`; per block (``S`` the sidecar container regex, ``NS`` the
+phase's namespace):
 
-* sidecar CPU (mCores):
-  ``sum(rate(container_cpu_usage_seconds_total{SEL}[Ws])) * 1000``
-* sidecar memory (MiB):
-  ``sum(avg_over_time(container_memory_working_set_bytes{SEL}[Ws])) / 1048576``
-* sidecar count (pods):
-  ``count(count by (pod) (max_over_time(container_memory_working_set_bytes{SEL}[Ws])))``
-* the same three for the application (``container="app"``) and for the
-  control plane (``namespace="CP",pod=~"...",container!="",container!="POD"``).
+=============  ==========================================================
+block          containers (label matchers)
+=============  ==========================================================
+sidecar        ``namespace="NS",container=~"S"``: the injected proxies of
+               every pod of the phase (the app's and the load generator's)
+app            ``namespace="NS",container="app"``: smp-app's server
+control_plane  ``namespace="CP",pod=~"P",container!="",container!="POD"``:
+               every container of the control plane's pods
+=============  ==========================================================
+
+Exact matchers keep out what cAdvisor also reports for a pod: the pause
+container (``container="POD"`` on dockershim, usually no container label with
+the ``pause`` image on containerd), the pod's own cgroup (no container label:
+Prometheus drops empty ones; the sum of all its containers) and init containers
+such as ``istio-init``.
+
+The figures of a block:
+
+* **CPU** (mCores): ``sum(rate(container_cpu_usage_seconds_total{SEL}[Ws])) *
+  1000``, i.e. the CPU seconds the containers used in the window over its
+  length. Per series PromQL takes the increase from its first to its last
+  sample in the window (a drop is a counter reset: the counter restarted from
+  zero, as it does when a container restarts) and stretches it to a window edge
+  when the first (last) sample lies within 1.1 average sample intervals of it,
+  else by half an interval (a container that started or stopped inside the
+  window), never back past the counter's zero. A container with a single
+  sample in the window has no rate and adds nothing; the figure is left out
+  (``None``, with a warning) when the samples are more than ``W / 2`` apart,
+  because a container present all along may then have a single sample.
+* **Memory** (MiB): the mean over the window of the summed working set
+  (``container_memory_working_set_bytes``): each series' mean sample value
+  weighted by the part of the window it stands for, by the same edge rule as
+  the rate (:func:`covered_s`). A pod deleted or created inside the window thus
+  counts for the part it ran, as its CPU does. This is computed here from the
+  raw samples (the range selector ``{SEL}[Ws]``), not with
+  ``sum(avg_over_time(...))``, which counts a pod that ran for part of the
+  window as if it had run all along (a replaced pod twice); nor with a
+  subquery, because cAdvisor's samples carry their own timestamps, so
+  Prometheus (before 2.48's ``track_timestamps_staleness``) writes no staleness
+  markers for them and an instant selector keeps returning a deleted
+  container's last value for the 5 minute lookback.
+* **Count**: the pods with a matched container, each counted for the part of
+  the window it covers, rounded (at least 1): a replaced pod counts once.
 
 **metrics.k8s.io** (metrics-server) otherwise: ``GET
 /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods`` sampled every
@@ -31,7 +66,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -47,14 +84,18 @@ MIN_WINDOW_S = 10.0
 METRICS_EVERY_S = 5.0
 APP_CONTAINER = "app"
 BLOCKS = ("sidecar", "app", "control_plane")
+MIB = 1048576
+EXTRAPOLATION_THRESHOLD = 1.1
+"""PromQL's rate() stretches a series to a window edge when its first (last)
+sample lies within this many average sample intervals of the edge."""
 
 
 @dataclass(frozen=True)
 class Block:
-    """One group of containers' usage over the window."""
+    """One group of containers' usage over the window (``cpu_mcores`` None: not measured)."""
 
     count: int
-    cpu_mcores: float
+    cpu_mcores: float | None
     mem_mb: float
 
 
@@ -82,21 +123,19 @@ def _selectors(mesh: Mesh | None, namespace: str) -> dict[str, str]:
 
 
 def queries(mesh: Mesh | None, namespace: str, window_s: int) -> dict[str, dict[str, str]]:
-    """block -> {cpu, mem, count} -> PromQL, for the blocks the phase has."""
+    """block -> {cpu, mem} -> PromQL, for the blocks the phase has.
+
+    ``cpu`` answers the block's CPU in mCores; ``mem`` is a range selector whose
+    answer (a matrix of raw samples) gives the memory and the count
+    (:func:`working_set`).
+    """
     out: dict[str, dict[str, str]] = {}
     for block, selector in _selectors(mesh, namespace).items():
         out[block] = {
             "cpu": (
                 f"sum(rate(container_cpu_usage_seconds_total{{{selector}}}[{window_s}s])) * 1000"
             ),
-            "mem": (
-                f"sum(avg_over_time(container_memory_working_set_bytes{{{selector}}}"
-                f"[{window_s}s])) / 1048576"
-            ),
-            "count": (
-                f"count(count by (pod) (max_over_time(container_memory_working_set_bytes"
-                f"{{{selector}}}[{window_s}s])))"
-            ),
+            "mem": f"container_memory_working_set_bytes{{{selector}}}[{window_s}s]",
         }
     return out
 
@@ -105,12 +144,90 @@ class PrometheusError(Exception):
     pass
 
 
-def query_scalar(base_url: str, promql: str, at: dt.datetime, client: httpx.Client) -> float | None:
-    """The single value of an instant query at ``at``; None when the result is empty."""
+@dataclass(frozen=True)
+class Series:
+    """One series of a range-vector answer: its labels and its samples, oldest first."""
+
+    labels: dict[str, str]
+    times: tuple[float, ...]
+    """Unix seconds (Prometheus keeps milliseconds)."""
+    values: tuple[float, ...]
+
+    @property
+    def average_interval(self) -> float | None:
+        """Seconds between samples on average (PromQL's figure), None for a lone sample."""
+        if len(self.times) < 2:
+            return None
+        return (self.times[-1] - self.times[0]) / (len(self.times) - 1)
+
+
+def sample_interval(series: list[Series]) -> float | None:
+    """The median time between consecutive samples over all ``series`` (None: no two)."""
+    gaps = [b - a for s in series for a, b in zip(s.times, s.times[1:], strict=False)]
+    return statistics.median(gaps) if gaps else None
+
+
+def covered_s(series: Series, begin: float, end: float, interval: float | None) -> float:
+    """Seconds of ``[begin, end]`` that ``series`` stands for, by rate()'s edge rule.
+
+    From its first to its last sample, plus at each end the stretch to the
+    window edge when that is shorter than 1.1 average sample intervals (the
+    container ran on to the edge; the next sample fell outside the window), else
+    half an interval (it started or stopped inside the window, within one
+    interval of that sample). The interval is the series' own average, or
+    ``interval`` (the block's) for a lone sample; with neither, the lone sample
+    stands for the whole window.
+    """
+    own = series.average_interval or interval
+    if own is None:
+        return end - begin
+    first, last = series.times[0], series.times[-1]
+    threshold = EXTRAPOLATION_THRESHOLD * own
+    before = first - begin if first - begin < threshold else own / 2
+    after = end - last if end - last < threshold else own / 2
+    return min(end - begin, last - first + before + after)
+
+
+@dataclass(frozen=True)
+class WorkingSet:
+    mean_bytes: float
+    """The mean over the window of the summed working set of the series."""
+    pods: int
+    """Pods, each counted for the part of the window it covers, rounded; at least 1."""
+    interval: float | None
+    """The median time between samples (:func:`sample_interval`)."""
+
+
+def working_set(series: list[Series], begin: float, end: float) -> WorkingSet:
+    """Memory and count of a block from its working-set samples in ``[begin, end]``.
+
+    Method: ``sum(mean(series values) * covered_s(series)) / (end - begin)``;
+    a pod covers the longest time any of its containers does (a container's
+    series before and after a restart add up), capped at the window.
+    Assumes each container is scraped by one job (two would count it twice).
+    """
+    length = end - begin
+    interval = sample_interval(series)
+    total = 0.0
+    by_container: dict[tuple[str, str], float] = {}
+    for one in series:
+        covered = covered_s(one, begin, end, interval)
+        total += statistics.fmean(one.values) * covered
+        key = (one.labels.get("pod", ""), one.labels.get("container", ""))
+        by_container[key] = by_container.get(key, 0.0) + covered
+    by_pod: dict[str, float] = {}
+    for (pod, _), covered in by_container.items():
+        by_pod[pod] = max(by_pod.get(pod, 0.0), min(covered, length))
+    pods = max(1, math.floor(sum(by_pod.values()) / length + 0.5)) if series else 0
+    return WorkingSet(total / length, pods, interval)
+
+
+def _query(base_url: str, promql: str, at: float, client: httpx.Client) -> dict[str, Any]:
+    """The ``data`` of an instant query at ``at`` (unix seconds)."""
     try:
         response = client.get(
             base_url.rstrip("/") + "/api/v1/query",
-            params={"query": promql, "time": f"{at.timestamp():.3f}"},
+            params={"query": promql, "time": f"{at:.3f}"},
         )
     except httpx.HTTPError as exc:
         raise PrometheusError(f"cannot reach Prometheus at {base_url}: {exc}") from None
@@ -122,26 +239,85 @@ def query_scalar(base_url: str, promql: str, at: dt.datetime, client: httpx.Clie
         raise PrometheusError(f"Prometheus answered {response.status_code} to {promql!r}")
     if payload.get("status") != "success":
         raise PrometheusError(f"Prometheus refused {promql!r}: {payload.get('error')}")
-    result = payload.get("data", {}).get("result") or []
+    data = payload.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def query_scalar(base_url: str, promql: str, at: float, client: httpx.Client) -> float | None:
+    """The single value of an instant query at ``at``; None when the result is empty."""
+    result = _query(base_url, promql, at, client).get("result") or []
     if not result:
         return None
     return float(result[0]["value"][1])
 
 
+def query_series(base_url: str, promql: str, at: float, client: httpx.Client) -> list[Series]:
+    """The series of a range-vector instant query at ``at``, with their raw samples."""
+    data = _query(base_url, promql, at, client)
+    if data.get("resultType") != "matrix":
+        raise PrometheusError(f"Prometheus answered {data.get('resultType')} to {promql!r}")
+    out = []
+    for item in data.get("result") or []:
+        values = item.get("values") or []
+        if values:
+            out.append(
+                Series(
+                    labels=dict(item.get("metric") or {}),
+                    times=tuple(float(t) for t, _ in values),
+                    values=tuple(float(v) for _, v in values),
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Usage:
+    blocks: dict[str, Block]
+    warnings: list[str]
+    """Why a figure is missing, one line each."""
+
+
 def prometheus_usage(
     base_url: str, mesh: Mesh | None, namespace: str, start: dt.datetime, end: dt.datetime
-) -> dict[str, Block]:
+) -> Usage:
+    """Each block's figures over ``[end - W, end]``, ``W`` = ``end - start`` in whole seconds.
+
+    A block is left out when Prometheus has no working-set sample of it in the
+    window; its CPU is None when its samples are too sparse for a rate.
+    """
     window_s = max(1, round((end - start).total_seconds()))
+    stop = round(end.timestamp(), 3)
+    begin = stop - window_s
     blocks: dict[str, Block] = {}
+    warnings: list[str] = []
     with httpx.Client(timeout=PROMETHEUS_TIMEOUT_S) as client:
         for block, promql in queries(mesh, namespace, window_s).items():
-            cpu = query_scalar(base_url, promql["cpu"], end, client)
-            mem = query_scalar(base_url, promql["mem"], end, client)
-            count = query_scalar(base_url, promql["count"], end, client)
-            if cpu is None and mem is None:
+            found = query_series(base_url, promql["mem"], stop, client)
+            if not found:
                 continue
-            blocks[block] = Block(int(count or 0), round(cpu or 0.0, 2), round(mem or 0.0, 2))
-    return blocks
+            memory = working_set(found, begin, stop)
+            cpu = query_scalar(base_url, promql["cpu"], stop, client)
+            if memory.interval is None or memory.interval > window_s / 2:
+                sparse = (
+                    "has a single sample of each container"
+                    if memory.interval is None
+                    else f"samples the containers every {memory.interval:g} s, so it may have "
+                    "a single sample of one"
+                )
+                warnings.append(
+                    f"no {block} CPU: Prometheus {sparse} in the {window_s} s window, and a "
+                    f"rate needs two (scrape cAdvisor every {window_s / 4:g} s or less, or run "
+                    "longer)"
+                )
+                cpu = None
+            elif cpu is None:
+                warnings.append(f"no {block} CPU: no container has two samples in the window")
+            blocks[block] = Block(
+                count=memory.pods,
+                cpu_mcores=None if cpu is None else round(cpu, 2),
+                mem_mb=round(memory.mean_bytes / MIB, 2),
+            )
+    return Usage(blocks, warnings)
 
 
 # -- metrics.k8s.io ------------------------------------------------------------------------
@@ -216,9 +392,10 @@ class MetricsSampler:
         for name in BLOCKS:
             present = [b[name] for b in chosen if name in b and b[name].count > 0]
             if present:
+                cpus = [b.cpu_mcores for b in present if b.cpu_mcores is not None]
                 out[name] = Block(
                     count=max(b.count for b in present),
-                    cpu_mcores=round(sum(b.cpu_mcores for b in present) / len(present), 2),
+                    cpu_mcores=round(sum(cpus) / len(cpus), 2) if cpus else None,
                     mem_mb=round(sum(b.mem_mb for b in present) / len(present), 2),
                 )
         return out

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -186,61 +183,6 @@ def test_it_says_when_the_kubeconfig_is_unusable(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert f"cannot use kubeconfig {bad}" in result.output
-
-
-class _FakePrometheus(BaseHTTPRequestHandler):
-    queries: list[tuple[str, str]]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-        self.queries.append((params["query"], params["time"]))
-        query = params["query"]
-        value = "2" if query.startswith("count(") else "123.5"
-        payload = {
-            "status": "success",
-            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]},
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-def test_it_reads_resources_from_prometheus_over_the_trimmed_window(
-    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
-) -> None:
-    queries: list[tuple[str, str]] = []
-    handler = type("Prometheus", (_FakePrometheus,), {"queries": queries})
-    prometheus = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=prometheus.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{prometheus.server_address[1]}"
-        result, out = run_k8s(api, tmp_path, "--prometheus", url)
-    finally:
-        prometheus.shutdown()
-        prometheus.server_close()
-    assert result.exit_code == 0, result.output
-    assert cluster.metrics_calls == 0  # Prometheus replaces metrics.k8s.io
-    texts = [q for q, _ in queries]
-    # The fake pod ran 12:00:00-12:01:00; the window drops the 5 s warm-up and 5 s cool-down.
-    assert {t for _, t in queries} == {"1714564855.000"}
-    assert any("container_cpu_usage_seconds_total" in q and "[50s]" in q for q in texts)
-    mesh_ns = next(ns for ns in cluster.created_namespaces if ns.endswith("-mesh"))
-    assert (
-        f'sum(rate(container_cpu_usage_seconds_total{{namespace="{mesh_ns}",'
-        f'container=~"istio-proxy"}}[50s])) * 1000' in texts
-    )
-    assert any('namespace="istio-system",pod=~"istiod-.*"' in q for q in texts)
-    bundle = read_submission(out.read_bytes(), native_alone=True).bundle
-    assert bundle is not None
-    sidecar = bundle.runs[1].resources.sidecar  # type: ignore[union-attr]
-    assert sidecar is not None and (sidecar.count, sidecar.cpu_mcores) == (2, 123.5)
 
 
 def test_it_finds_the_json_document_in_a_log_with_other_lines() -> None:

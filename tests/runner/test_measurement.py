@@ -15,7 +15,16 @@ from runner.environment import cpu_model, local_environment, memory_mb
 from runner.k8s_manifests import app_deployment, load_args, namespace
 from runner.meshes import MESHES, image_version
 from runner.procstat import Sample, Sampler, cpu_ns, memory_kib, usage
-from runner.prom import COOLDOWN_S, cpu_mcores, mem_mib, queries, window
+from runner.prom import (
+    COOLDOWN_S,
+    Series,
+    covered_s,
+    cpu_mcores,
+    mem_mib,
+    queries,
+    window,
+    working_set,
+)
 from smp.profiles import get_profile
 
 
@@ -86,9 +95,46 @@ def test_prometheus_queries_select_the_sidecars_the_app_and_the_control_plane() 
         'sum(rate(container_cpu_usage_seconds_total{namespace="smp-x-mesh",'
         'container=~"linkerd-proxy"}[50s])) * 1000'
     )
-    assert 'container="app"' in found["app"]["mem"]
-    assert found["control_plane"]["count"].startswith("count(count by (pod) (")
+    assert found["app"]["mem"] == (
+        'container_memory_working_set_bytes{namespace="smp-x-mesh",container="app"}[50s]'
+    )
+    assert (
+        'namespace="linkerd",pod=~".*",container!="",container!="POD"'
+        in (found["control_plane"]["cpu"])
+    )
     assert "sidecar" not in queries(MESHES["cilium"], "ns", 50)  # sidecarless
+
+
+def _series(pod: str, times: list[float], value: float = 10 * 2**20) -> Series:
+    return Series({"pod": pod, "container": "istio-proxy"}, tuple(times), (value,) * len(times))
+
+
+def test_a_series_covers_the_window_up_to_its_edges_or_half_an_interval_past_its_samples() -> None:
+    every_15 = [103.0, 118.0, 133.0, 148.0]  # 3 s after the start, 2 s before the end
+    assert covered_s(_series("a", every_15), 100.0, 150.0, None) == 50.0
+    # Stopped: the last sample is 32 s before the end, over 1.1 intervals: half an interval.
+    assert covered_s(_series("a", every_15[:2]), 100.0, 150.0, None) == 3.0 + 15.0 + 7.5
+    # 17 s from the end is over 1.1 intervals (16.5 s) already: half an interval too.
+    assert covered_s(_series("a", every_15[:3]), 100.0, 150.0, None) == 3.0 + 30.0 + 7.5
+    # A lone sample takes the block's interval; without one it stands for the whole window.
+    assert covered_s(_series("a", [140.0]), 100.0, 150.0, 15.0) == 7.5 + 10.0
+    assert covered_s(_series("a", [140.0]), 100.0, 150.0, None) == 50.0
+
+
+def test_a_replaced_pod_counts_for_the_part_of_the_window_it_ran() -> None:
+    old = _series("old", [101.0, 116.0, 131.0, 146.0, 161.0])  # deleted at ~170
+    new = _series("new", [181.0, 196.0, 211.0, 226.0, 241.0, 256.0, 271.0, 286.0])
+    figures = working_set([old, new], 100.0, 300.0)
+    # old: 100..168.5, new: 173.5..300 -> 68.5 + 126.5 = 195 s of 200 at 10 MiB each.
+    assert figures.mean_bytes / 2**20 == pytest.approx(10.0 * 195.0 / 200.0)
+    assert figures.pods == 1 and figures.interval == 15.0
+    # A restart in place with a new series: both halves add up to one container.
+    again = _series("old", [181.0, 196.0, 211.0, 226.0, 241.0, 256.0, 271.0, 286.0])
+    assert working_set([old, again], 100.0, 300.0).pods == 1
+    assert working_set([], 100.0, 300.0).pods == 0
+    # A pod of several containers counts once.
+    sidecar = Series({"pod": "new", "container": "linkerd-proxy"}, new.times, new.values)
+    assert working_set([old, new, sidecar], 100.0, 300.0).pods == 1
 
 
 def test_image_tags_give_mesh_versions() -> None:
