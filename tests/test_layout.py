@@ -71,3 +71,17 @@ def test_no_signal_carries_the_pipeline() -> None:
         if "django.dispatch" in path.read_text()
     ]
     assert users == []
+
+
+def test_every_transactional_test_restores_what_it_flushes() -> None:
+    # A transactional test flushes the database when it ends, and the flush re-runs
+    # post_migrate; the next test that restores its serialized copy then collides with
+    # the rows post_migrate made. So every one of them restores (and seeds) the same way.
+    careless = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "tests").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "transaction=True" in line and "serialized_rollback=True" not in line
+        and path.name != "test_layout.py"
+    ]  # fmt: skip
+    assert careless == []

@@ -73,3 +73,20 @@ def test_fifty_slow_clients_do_not_hold_up_healthz_behind_the_proxy(
         took = healthz_during_slow_clients(proxy, slow=50, via=proxy)
     assert len(took) >= 10
     assert None not in took, took
+
+
+def test_a_body_over_the_proxys_limit_is_an_api_problem_not_nginxs_page(
+    server: str, tmp_path: Path
+) -> None:
+    # nginx refuses it before gunicorn sees it; an API client still gets problem+json.
+    body = b" " * (34 * 1024 * 1024)
+    with buffering_proxy(server.removeprefix("http://"), tmp_path) as proxy:
+        api = httpx.post(f"{proxy}/api/v1/score", content=body, timeout=30)
+        page = httpx.post(f"{proxy}/upload", content=body, timeout=30)
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.json()["errors"] == [
+        {"path": "", "rule": "max-size", "message": api.json()["errors"][0]["message"]}
+    ]
+    assert "33 MiB" in api.json()["detail"]
+    assert page.status_code == 413 and "text/html" in page.headers["content-type"]

@@ -264,7 +264,7 @@ def worker_endpoints() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_serves_healthz_and_its_task_metrics(worker_endpoints: str) -> None:
     health = httpx.get(f"{worker_endpoints}/healthz")
     assert health.status_code == 200
@@ -277,7 +277,7 @@ def test_a_worker_serves_healthz_and_its_task_metrics(worker_endpoints: str) -> 
     assert httpx.get(f"{worker_endpoints}/other").status_code == 404
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_reports_503_when_its_broker_is_unreachable(worker_endpoints: str) -> None:
     from meshmark.celery import app
 

@@ -203,7 +203,7 @@ def test_swagger_ui_loads_its_init_script_from_a_file_and_only_its_own_style_inl
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_swagger_ui_renders_under_the_csp_in_a_real_browser(live_server: object) -> None:
     # Not skipped when missing: scripts/ensure-system-packages.sh installs chromium for CI.
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -21,7 +21,7 @@ from runner.submit import content_type_for, idempotency_key, retry_after_s
 
 from ..factories import make_bundle
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
