@@ -256,7 +256,8 @@ def _same_content(
         match |= Q(organization=organization, idempotency_key=idempotency_key)
     own: Submission | None = None
     other: Submission | None = None
-    for sub in Submission.objects.filter(match).order_by("received_at")[:50]:
+    # Not the stored bytes: a match's body can be megabytes, and only its row is answered.
+    for sub in Submission.objects.filter(match).defer("raw").order_by("received_at")[:50]:
         if sub.organization_id == organization.pk:
             own = own or sub
         elif sub.status == Submission.Status.ACCEPTED and sub.content_digest == digest:

@@ -73,16 +73,25 @@ def _path(parts: list[Any]) -> str:
     return out
 
 
+def _plain(item: Any) -> bool:
+    """A number no rule can object to: most of a document (its histograms) is these, so
+    they are passed over without building their paths. (NaN fails both comparisons.)"""
+    kind = type(item)
+    return (kind is float or kind is int) and -MAX_COUNT <= item <= MAX_COUNT
+
+
 def _walk(value: Any, parts: list[Any]) -> Iterator[Problem]:
     if isinstance(value, dict):
         for key, item in value.items():
             if "\x00" in str(key):
                 yield Problem(_path(parts), "no-nul", "field names may not contain a NUL byte")
                 continue
-            yield from _walk(item, [*parts, key])
+            if not _plain(item):
+                yield from _walk(item, [*parts, key])
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _walk(item, [*parts, index])
+            if not _plain(item):
+                yield from _walk(item, [*parts, index])
     elif isinstance(value, str):
         yield from _text(value, parts)
     elif isinstance(value, bool):
@@ -127,6 +136,8 @@ def _time(value: str, path: str) -> Iterator[Problem]:
 
 
 def _number(value: float, parts: list[Any]) -> Iterator[Problem]:
+    if _plain(value):
+        return
     path, key = _path(parts), _key(parts)
     if not math.isfinite(value) or abs(value) > MAX_FIGURE:
         yield Problem(path, "max-value", f"numbers are limited to {MAX_FIGURE:.0e} in magnitude")

@@ -382,3 +382,23 @@ def test_a_malformed_bundle_is_answered_400_naming_the_field_not_415(api: Client
         {"path": "runs", "rule": "type", "message": "must be an array, got a string"}
     ]
     assert Submission.objects.get(pk=body["submission"]["id"]).status == "rejected"
+
+
+def test_an_upload_costs_the_same_queries_whoever_issued_the_token(
+    org: Organization, django_assert_num_queries: Callable[..., Any]
+) -> None:
+    # The token with its organization and creator, the same-content check, and the insert
+    # in its transaction (a savepoint and its release inside the test's own); the queue
+    # publish is Redis.
+    from django.contrib.auth.models import User
+
+    creator = User.objects.create_user("ana")
+    _, secret = tokens.token_issue(organization=org, name="web", created_by=creator)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    api.post("/api/v1/submissions", data={}, content_type="application/json")  # last_used_at
+    from tests.factories import make_bundle
+
+    doc = make_bundle()
+    with django_assert_num_queries(5):
+        response = api.post("/api/v1/submissions", data=doc, content_type="application/json")
+    assert response.status_code == 202, response.content
