@@ -31,14 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 
-from bench.common import free_port, manage, reset_database, wrk
+from bench.common import free_port, manage, reset_database, wait_healthy, wrk
 from bench.report import machine_line, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,16 +106,11 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn {workers}x{threads} did not become healthy")
+        try:
+            wait_healthy(self.url, f"gunicorn {workers}x{threads}", seconds=60)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def rss_mib(self) -> float:
         pids = [self.proc.pid]

@@ -64,6 +64,19 @@ def manage(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
+def wait_healthy(base: str, what: str, *, seconds: float = 30, log: Path | None = None) -> None:
+    """Poll ``base``/healthz until it answers 200; RuntimeError naming ``what`` (and the
+    log to read) after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    detail = f": {log.read_text(errors='replace')[-2000:]}" if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not answer /healthz within {seconds:g} s{detail}")
+
+
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 1) -> Iterator[str]:
     """A gunicorn serving meshmark on a free port; yields its base URL."""
@@ -77,15 +90,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 1) -> Iter
                               stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not become healthy")
+        wait_healthy(base, "gunicorn")
         yield base
     finally:
         server.terminate()
@@ -174,15 +179,7 @@ http {{
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"nginx did not answer: {(workdir / 'error.log').read_text()}")
+        wait_healthy(base, "nginx", seconds=10, log=workdir / "error.log")
         yield base
     finally:
         proxy.terminate()

@@ -45,44 +45,24 @@ class ThrottledLoginView(auth_views.LoginView):
         return response
 
 
+_Routes = list[tuple[str, Any, str]]  # (route, a class-based view, its name)
+_ALWAYS: _Routes = [
+    ("logout/", auth_views.LogoutView, "logout"),
+    ("password_change/", auth_views.PasswordChangeView, "password_change"),
+    ("password_change/done/", auth_views.PasswordChangeDoneView, "password_change_done"),
+]
+_WITH_MAIL: _Routes = [
+    ("password_reset/", auth_views.PasswordResetView, "password_reset"),
+    ("password_reset/done/", auth_views.PasswordResetDoneView, "password_reset_done"),
+    ("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView, "password_reset_confirm"),
+    ("reset/done/", auth_views.PasswordResetCompleteView, "password_reset_complete"),
+]
+
+
 def urlpatterns() -> list[URLPattern]:
     """``accounts/``: sign in and out, change a password; reset one only with mail set up
     (``EMAIL_HOST``), as a reset link that cannot be sent only logs errors."""
-    patterns = [
-        path("login/", ThrottledLoginView.as_view(), name="login"),
-        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-        path(
-            "password_change/",
-            auth_views.PasswordChangeView.as_view(),
-            name="password_change",
-        ),
-        path(
-            "password_change/done/",
-            auth_views.PasswordChangeDoneView.as_view(),
-            name="password_change_done",
-        ),
+    routes = _ALWAYS + (_WITH_MAIL if settings.EMAIL_HOST else [])
+    return [path("login/", ThrottledLoginView.as_view(), name="login")] + [
+        path(route, view.as_view(), name=name) for route, view, name in routes
     ]
-    if settings.EMAIL_HOST:
-        patterns += [
-            path(
-                "password_reset/",
-                auth_views.PasswordResetView.as_view(),
-                name="password_reset",
-            ),
-            path(
-                "password_reset/done/",
-                auth_views.PasswordResetDoneView.as_view(),
-                name="password_reset_done",
-            ),
-            path(
-                "reset/<uidb64>/<token>/",
-                auth_views.PasswordResetConfirmView.as_view(),
-                name="password_reset_confirm",
-            ),
-            path(
-                "reset/done/",
-                auth_views.PasswordResetCompleteView.as_view(),
-                name="password_reset_complete",
-            ),
-        ]
-    return patterns

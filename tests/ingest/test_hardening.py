@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +22,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from bench.probe import NUL_URLS, STORABLE, set_at
 from ingest import tokens
 from ingest.models import LeaderboardRow, Membership, Organization, Result, Submission
 from meshmark.middleware import JsonFormatter
@@ -106,19 +106,7 @@ def test_download_names_are_built_from_safe_tokens() -> None:
 # NUL bytes and control characters in queries ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "/api/v1/results?mesh=%00",
-        "/api/v1/results?organization=%00",
-        "/api/v1/leaderboards/a%00b",
-        "/api/v1/leaderboards/http-1k?environment_class=%00",
-        "/api/v1/leaderboards/http-1k?kubernetes_version=%00",
-        "/leaderboards/http-1k?mesh=%00",
-        "/api/v1/compare?profile=%00&configs=1,2",
-        "/badge/istio/1%00/http-100.svg",
-    ],
-)
+@pytest.mark.parametrize("url", NUL_URLS)
 def test_a_nul_byte_in_a_path_or_query_is_a_400_naming_it(url: str) -> None:
     response = Client().get(url)
     assert response.status_code == 400, response.content[:300]
@@ -184,33 +172,7 @@ def test_a_form_with_a_thousand_fields_is_a_400_problem_not_an_html_page(api: Cl
 # Values the database cannot hold -----------------------------------------------------------
 
 
-STORABLE_CASES = [
-    ("mesh_config.mesh_version", "1.24\u0000", "no-nul"),
-    ("runs[0].load_generator.name", "\u0000", "no-nul"),
-    ("runs[0].labels.k", "v\u0000", "no-nul"),
-    ("runs[0].load_generator.name", "g" * 200, "max-length"),
-    ("environment.cni", "c" * 200, "max-length"),
-    ("environment.calibration.probe", "p" * 200, "max-length"),
-    ("environment.kubernetes_version", "v" * 42, "max-length"),
-    ("environment.node[0].count", 10**12, "max-value"),
-    ("mesh_config.sidecar.count", 2**40, "max-value"),
-    ("runs[0].start_time", "0001-01-01T00:00:00+14:00", "datetime-range"),
-    ("runs[0].end_time", "9999-12-31T23:00:00-12:00", "datetime-range"),
-]
-
-
-def set_at(doc: Any, path: str, value: Any) -> None:
-    """``doc[...] = value`` at a problem path such as ``runs[0].labels.k``."""
-    parts: list[Any] = []
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        parts.append(int(index) if index else name)
-    target = doc
-    for part in parts[:-1]:
-        target = target.setdefault(part, {}) if isinstance(part, str) else target[part]
-    target[parts[-1]] = value
-
-
-@pytest.mark.parametrize(("path", "value", "rule"), STORABLE_CASES)
+@pytest.mark.parametrize(("path", "value", "rule"), STORABLE)
 def test_values_the_database_cannot_hold_are_refused_at_the_door(
     api: Client, django_capture_on_commit_callbacks: Capture, path: str, value: Any, rule: str
 ) -> None:
