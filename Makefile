@@ -24,8 +24,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed ## Create .venv and install MeshMark with its dev tools
 
 .PHONY: serve
-serve: install ## Start the index (embedded: SQLite, eager tasks) at http://127.0.0.1:8000
-	$(BIN)/meshmark serve
+serve: install ## Start the index (embedded: SQLite, eager tasks, demo corpus on first run) at http://127.0.0.1:8000
+	$(BIN)/meshmark serve --demo-if-empty
 
 .PHONY: worker
 worker: install ## Run a Celery worker (needs CELERY_BROKER_URL)

@@ -9,6 +9,7 @@ BENCHES = (
     "bench.bench_scoring",
     "bench.bench_ingest",
     "bench.bench_scale",  # the longest: grows a corpus to 1M results (about an hour here)
+    "bench.bench_pages",  # the same corpus again, for the mesh, cost, results and token pages
     "bench.bench_loadgen",
     "bench.bench_calibration",
     "bench.bench_gunicorn",

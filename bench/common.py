@@ -104,10 +104,13 @@ def wrk_raw(
     connections: int = 16,
     threads: int = 2,
     script: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> bytes:
     """Run Debian's wrk with --latency; returns its output (a script's done() may add lines)."""
     argv = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
     argv += ["--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
     if script is not None:
         argv += ["--script", str(script)]
     return subprocess.run([*argv, url], capture_output=True, check=True).stdout
@@ -136,9 +139,17 @@ def wrk(
     connections: int = 16,
     threads: int = 2,
     script: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """Run Debian's wrk with --latency and read its output with MeshMark's own wrk reader."""
-    out = wrk_raw(url, seconds=seconds, connections=connections, threads=threads, script=script)
+    out = wrk_raw(
+        url,
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        script=script,
+        headers=headers,
+    )
     return wrk_figures(out)
 
 

@@ -15,6 +15,7 @@ from ingest import moderation, tokens
 from ingest.models import (
     ApiToken,
     AuditEvent,
+    ConformanceReport,
     Environment,
     Membership,
     MeshConfig,
@@ -164,3 +165,21 @@ class AuditEventAdmin(admin.ModelAdmin):
 admin.site.register(Profile)
 admin.site.register(Environment)
 admin.site.register(MeshConfig)
+
+
+@admin.register(ConformanceReport)
+class ConformanceReportAdmin(admin.ModelAdmin):
+    """Read-only: a report is derived from its submission (reprocess to change it)."""
+
+    list_display = [
+        "mesh_type",
+        "mesh_version",
+        "gateway_api_version",
+        "organization",
+        "created_at",
+    ]
+    list_filter = ["mesh_type", "gateway_api_version"]
+    readonly_fields = [f.name for f in ConformanceReport._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

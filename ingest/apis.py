@@ -75,6 +75,8 @@ class SubmissionCreateApi(APIView):
     permission_classes = [HasOrganizationToken]
     throttle_classes = SUBMISSION_THROTTLES
     parser_classes: list[Any] = []  # the body is read raw and kept byte for byte
+    kind: str = Submission.Kind.SMP
+    what = "an SMP bundle"
 
     @extend_schema_serializer(component_name="SubmissionCreated")
     class OutputSerializer(serializers.Serializer):
@@ -101,7 +103,7 @@ class SubmissionCreateApi(APIView):
             request, settings.SUBMISSION_MAX_BYTES, "bodies are limited to {limit} bytes"
         )
         if not body.strip():
-            raise Refusal(400, "the body is empty", [Problem("", "required", "send an SMP bundle")])
+            raise Refusal(400, "the body is empty", [Problem("", "required", f"send {self.what}")])
         key = request.META.get(IDEMPOTENCY_HEADER, "").strip() or None
         if key and len(key) > MAX_IDEMPOTENCY_KEY:
             raise Refusal(
@@ -118,6 +120,7 @@ class SubmissionCreateApi(APIView):
                 content_type=request.META.get("CONTENT_TYPE", ""),
                 token=token,
                 idempotency_key=key,
+                kind=self.kind,
             )
         except submissions.SubmissionRefused as refused:
             sub = refused.submission
@@ -140,6 +143,36 @@ class SubmissionCreateApi(APIView):
         return response
 
 
+class ConformanceCreateApi(SubmissionCreateApi):
+    """Accept a Gateway API ConformanceReport of a mesh: stored verbatim, queued, answered 202.
+
+    The body is the report's YAML (or JSON), or a ``multipart/form-data`` form with the
+    report as the ``report`` file and ``mesh_type`` / ``mesh_version`` fields when its
+    project or version does not name a mesh release. Follow it at the returned URL,
+    like any submission: accepted, or rejected with every problem by path.
+    """
+
+    kind = Submission.Kind.CONFORMANCE
+    what = "a Gateway API ConformanceReport (YAML)"
+
+    @extend_schema(
+        operation_id="v1_conformance_create",
+        request={
+            "application/yaml": OpenApiTypes.STR,
+            "application/json": OpenApiTypes.OBJECT,
+            "multipart/form-data": OpenApiTypes.OBJECT,
+        },
+        responses={
+            202: SubmissionCreateApi.OutputSerializer,
+            200: SubmissionCreateApi.OutputSerializer,
+            415: OpenApiResponse(description="not a ConformanceReport (SMI exports are refused)"),
+        },
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
 class SubmissionDetailApi(APIView):
     """A submission's status, every error, and the results it produced."""
 
@@ -157,6 +190,7 @@ class SubmissionDetailApi(APIView):
 
         id = serializers.UUIDField()
         status = serializers.CharField()
+        kind = serializers.ChoiceField(choices=Submission.Kind.values)
         organization = serializers.CharField()
         detected_format = serializers.CharField(allow_blank=True)
         size = serializers.IntegerField()
@@ -188,6 +222,7 @@ class SubmissionDetailApi(APIView):
         data = {
             "id": submission.pk,
             "status": submission.status,
+            "kind": submission.kind,
             "organization": submission.organization.slug,
             "detected_format": submission.detected_format,
             "size": submission.size,

@@ -41,3 +41,19 @@ class UploadForm(forms.Form):
                 f"type (missing: {', '.join(missing)})."
             )
         return data
+
+
+class TokenCreateForm(forms.Form):
+    """A new API token: only its name is chosen; the secret is drawn by the server."""
+
+    name = forms.CharField(
+        max_length=100,
+        strip=True,
+        help_text="Tells tokens apart, e.g. the CI pipeline or the cluster that submits.",
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if not name:
+            raise forms.ValidationError("name: a token needs a name (at least one character)")
+        return name

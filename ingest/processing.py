@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ingest import leaderboards, normalize, scores
+from ingest import conformance, leaderboards, normalize, scores
 from ingest.bulkcopy import assign_ids, copy_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
 from ingest.reading import read_fully
@@ -120,6 +120,12 @@ def submissions_process(
 def _process_claimed(
     submissions: list[Submission], *, refresh_rows: bool = True
 ) -> list[Submission]:
+    # Conformance reports share the door, the queue and the claim, not the SMP pipeline.
+    reports = [s for s in submissions if s.kind == Submission.Kind.CONFORMANCE]
+    if reports:
+        conformance.conformance_reports_process(submissions=reports)
+        rest = [s for s in submissions if s.kind != Submission.Kind.CONFORMANCE]
+        return reports + (_process_claimed(rest, refresh_rows=refresh_rows) if rest else [])
     profiles = Profile.objects.in_bulk()
     verdicts = [_checked(submission, profiles) for submission in submissions]
     try:

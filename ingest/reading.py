@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from smp.conformance import ConformanceReading, read_conformance
 from smp.limits import Limits
 from smp.submission import Reading, read_submission
 
@@ -28,3 +29,19 @@ def read_at_door(*, body: bytes, content_type: str) -> Reading:
 def read_fully(*, body: bytes, content_type: str) -> Reading:
     """Everything: the door's checks, then the schema and the consistency rules."""
     return read_submission(body, content_type, limits=limits(), check=True)
+
+
+def read_conformance_at_door(*, body: bytes, content_type: str) -> Reading:
+    """The door's check of a conformance report, as a :class:`Reading` like any other."""
+    found = read_conformance(body, content_type, check=False)
+    return Reading(
+        found.digest,
+        "",
+        found.format if found.ok else "",
+        problems=found.problems,
+        unsupported=found.unsupported,
+    )
+
+
+def read_conformance_fully(*, body: bytes, content_type: str) -> ConformanceReading:
+    return read_conformance(body, content_type, check=True)

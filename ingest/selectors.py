@@ -74,6 +74,8 @@ def result_list(filters: Mapping[str, str]) -> QuerySet[Result]:
         qs = qs.filter(environment__environment_class=value)
     if value := filters.get("organization"):
         qs = qs.filter(organization__slug=value)
+    if value := filters.get("ranked"):
+        qs = qs.filter(ranked=_bool("ranked", value))
     if value := filters.get("role"):
         if value not in Result.Role.values:
             raise FilterError("role", f"role must be baseline or mesh, got {value!r}")

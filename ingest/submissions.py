@@ -21,7 +21,7 @@ from django.utils import timezone
 from ingest import processing, tasks
 from ingest.bulkcopy import copy_rows
 from ingest.models import ApiToken, Organization, Submission
-from ingest.reading import read_at_door
+from ingest.reading import read_at_door, read_conformance_at_door
 from ingest.tokens import Actor, actor_user
 from smp.errors import Problem
 from smp.submission import Reading
@@ -106,15 +106,21 @@ def submission_create(
     user: Actor = None,
     idempotency_key: str | None = None,
     source: str = Submission.Source.API,
+    kind: str = Submission.Kind.SMP,
 ) -> tuple[Submission, bool]:
     """Store a submission verbatim, then queue it. Returns (submission, created).
 
     The same content (or the same idempotency key) from the same organization
     returns the first submission instead of a copy. Bodies that are plainly not
     a submission are stored, marked rejected at once, and SubmissionRefused is
-    raised so the caller can answer 400/415 straight away.
+    raised so the caller can answer 400/415 straight away. ``kind`` says which
+    reader judges the body at the door and in processing (SMP results, or a
+    Gateway API conformance report: :mod:`ingest.conformance`).
     """
-    reading = read_at_door(body=body, content_type=content_type)
+    if kind == Submission.Kind.CONFORMANCE:
+        reading = read_conformance_at_door(body=body, content_type=content_type)
+    else:
+        reading = read_at_door(body=body, content_type=content_type)
     existing, elsewhere = _same_content(organization, reading.digest, idempotency_key)
     if existing is not None:
         return existing, False
@@ -130,6 +136,7 @@ def submission_create(
         idempotency_key=idempotency_key,
         source=source,
     )
+    submission.kind = kind
     try:
         with transaction.atomic():
             submission.save(force_insert=True)

@@ -12,6 +12,7 @@ urlpatterns = [
         apis.SubmissionDetailApi.as_view(),
         name="api-submission-detail",
     ),
+    path("conformance", apis.ConformanceCreateApi.as_view(), name="api-conformance-create"),
     path("profiles", apis.ProfileListApi.as_view(), name="api-profile-list"),
     path("meshes", apis.MeshListApi.as_view(), name="api-mesh-list"),
     path("environments", apis.EnvironmentListApi.as_view(), name="api-environment-list"),

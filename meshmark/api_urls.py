@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from meshmark import apis, apis_leaderboards
+from meshmark import apis, apis_cost, apis_leaderboards, apis_meshes
 
 urlpatterns = [
     path("results", apis.ResultListApi.as_view(), name="api-result-list"),
@@ -14,4 +14,11 @@ urlpatterns = [
         name="api-leaderboard",
     ),
     path("compare", apis_leaderboards.CompareApi.as_view(), name="api-compare"),
+    path("cost", apis_cost.CostApi.as_view(), name="api-cost"),
+    path("meshes/<str:mesh>/trend", apis_meshes.MeshTrendApi.as_view(), name="api-mesh-trend"),
+    path(
+        "meshes/<str:mesh>/conformance",
+        apis_meshes.MeshConformanceApi.as_view(),
+        name="api-mesh-conformance",
+    ),
 ]

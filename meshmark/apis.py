@@ -64,15 +64,22 @@ def score_dict(score: Score) -> dict[str, Any]:
     }
 
 
-def with_current_scores(qs: QuerySet[Result]) -> QuerySet[Result]:
-    """Prefetch each result's score of the current formula version (one extra query)."""
-    return qs.prefetch_related(
-        Prefetch(
-            "scores",
-            queryset=Score.objects.filter(formula_version=FORMULA_VERSION),
-            to_attr="current_scores",
-        )
-    )
+def with_current_scores(qs: QuerySet[Result], *, listing: bool = False) -> QuerySet[Result]:
+    """Prefetch each result's score of the current formula version (one extra query).
+
+    ``listing`` is for pages that list results (a score and its partial flag each): the
+    stored SMP documents, histograms and breakdowns, parsed JSON for every row, are left
+    in the database (LISTING_DEFERRED).
+    """
+    scores = Score.objects.filter(formula_version=FORMULA_VERSION)
+    if listing:
+        qs = qs.defer(*LISTING_DEFERRED)
+        scores = scores.only("id", "result_id", "formula_version", "score", "partial")
+    return qs.prefetch_related(Prefetch("scores", queryset=scores, to_attr="current_scores"))
+
+
+LISTING_DEFERRED = ("smp", "histogram", "status_codes", "environment__nodes")
+"""JSON columns a list of results never shows (they are the bulk of a row's bytes)."""
 
 
 class ResultOutputSerializer(serializers.ModelSerializer):
@@ -188,6 +195,7 @@ RESULT_FILTERS = [
         ("environment_class", "e.g. k8s/x86_64/8-15 cores"),
         ("organization", "organization slug"),
         ("role", "baseline or mesh"),
+        ("ranked", "true: runs that can be ranked; false: those kept unranked, with a reason"),
         ("since", "first day, YYYY-MM-DD"),
         ("until", "last day, YYYY-MM-DD"),
     ]

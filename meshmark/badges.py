@@ -54,6 +54,9 @@ def badge(request: HttpRequest, mesh: str, version: str, profile: str) -> HttpRe
     label = f"MeshMark {profile}"
     if row is None:
         svg = render(label, "no results", colour(None))
+    elif row.results < 2:
+        # One run carries no spread: "±0" would claim a precision nobody measured.
+        svg = render(label, f"{row.median:.0f} (n=1)", colour(row.median))
     else:
         margin = max(row.median - row.ci_low, row.ci_high - row.median)
         svg = render(label, f"{row.median:.0f} ±{margin:.0f}", colour(row.median))

@@ -17,6 +17,9 @@ from meshmark.demo import DEFAULT_SEED as DEMO_SEED
 from meshmark.demo import DEFAULT_SIZE as DEMO_SIZE
 
 DEFAULT_BIND = "127.0.0.1:8000"
+FIRST_RUN_SIZE = 2000
+"""Demo submissions `serve --demo-if-empty` seeds: enough that most meshes have several
+releases with five runs or more in a group, so mesh pages show trends and verdicts."""
 
 
 def _django_setup() -> None:
@@ -75,10 +78,32 @@ def serving_options(command: Callable[..., None]) -> Callable[..., None]:
 @cli.command()
 @serving_options
 @click.option("--no-migrate", is_flag=True, help="Do not apply database migrations first.")
-def serve(bind: str, workers: int | None, dev: bool, no_migrate: bool) -> None:
+@click.option(
+    "--demo-if-empty",
+    is_flag=True,
+    help="On the embedded (SQLite) database only: when it holds no submission yet, seed the "
+    "demo corpus once first (what `make serve` does on a fresh clone).",
+)
+def serve(bind: str, workers: int | None, dev: bool, no_migrate: bool, demo_if_empty: bool) -> None:
     """Apply migrations and serve the index (gunicorn)."""
     _prepare(migrate=not no_migrate)
+    if demo_if_empty and _embedded_and_empty():
+        click.echo(
+            f"The embedded database is empty: seeding {FIRST_RUN_SIZE} demo submissions "
+            "through the pipeline, once (about 20 s) ..."
+        )
+        _manage("seed_demo", "--bulk", "--size", str(FIRST_RUN_SIZE), "--seed", str(DEMO_SEED))
     _serve(bind, workers, dev)
+
+
+def _embedded_and_empty() -> bool:
+    """True for the SQLite file of the embedded mode with no submission in it: a real
+    database (DATABASE_URL) is never seeded behind its operator's back."""
+    from django.db import connection
+
+    from ingest.models import Submission
+
+    return connection.vendor == "sqlite" and not Submission.objects.exists()
 
 
 @cli.command()

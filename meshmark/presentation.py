@@ -63,6 +63,8 @@ def sorted_rows(rows: list[selectors.Row], sort: str) -> tuple[list[selectors.Ro
 
 
 def rank_label(row: selectors.Row) -> str:
+    if row.rank is None:
+        return "—"  # one run: not ranked
     return f"={row.rank}" if row.tied else str(row.rank)
 
 

@@ -56,8 +56,9 @@ class Row:
     telemetry: bool | None
     complete: bool
     median: float
-    ci_low: float
-    ci_high: float
+    # None for a row of one run: one run carries no spread (see has_interval).
+    ci_low: float | None
+    ci_high: float | None
     results: int
     submissions: int
     organizations: int
@@ -67,7 +68,8 @@ class Row:
     cpu_mcores_per_1k_rps: float | None
     mem_mb_per_proxy: float | None
     normalized: bool
-    rank: int = 0
+    # None for a row of one run: it is listed after the ranked rows, unranked.
+    rank: int | None = 0
     tied: bool = False
 
     @property
@@ -75,8 +77,18 @@ class Row:
         mtls = {True: "mTLS", False: "no mTLS", None: ""}[self.mtls]
         return " ".join(p for p in (self.mesh_type, self.mesh_version, mtls) if p)
 
+    @property
+    def has_interval(self) -> bool:
+        return self.ci_low is not None
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "label": self.label}
+        note = "" if self.has_interval else SINGLE_RUN_NOTE
+        return {**asdict(self), "label": self.label, "interval_note": note}
+
+
+SINGLE_RUN_NOTE = (
+    "one run: no interval (one run carries no spread), so it is not ranked against the others"
+)
 
 
 @dataclass
@@ -246,7 +258,7 @@ VALUE_FIELDS: tuple[str, ...] = (
 
 
 def _row(config: MeshConfig, complete: bool, values: Mapping[str, Any]) -> Row:
-    return Row(
+    row = Row(
         mesh_config_id=config.pk,
         mesh_type=config.mesh_type,
         mesh_version=config.version,
@@ -255,6 +267,10 @@ def _row(config: MeshConfig, complete: bool, values: Mapping[str, Any]) -> Row:
         complete=complete,
         **{f: values[f] for f in VALUE_FIELDS},
     )
+    if row.results < 2:
+        # The stored interval of one run is [median, median]: a point posing as an interval.
+        row.ci_low = row.ci_high = None
+    return row
 
 
 def _filter_rows(rows: list[Row], filters: dict[str, str]) -> None:
@@ -271,16 +287,29 @@ def _filter_rows(rows: list[Row], filters: dict[str, str]) -> None:
     rows[:] = keep
 
 
+def _bound(value: float | None, row: Row) -> float:
+    return row.median if value is None else value
+
+
 def _ranked(rows: list[Row]) -> list[Row]:
-    ranks = ties([(r.median, r.ci_low, r.ci_high) for r in rows])
-    for row, rank in zip(rows, ranks, strict=True):
+    """Rows with an interval ranked with ties (:func:`scoring.stats.ties`); rows of one run
+    after them, unranked: with no spread they can neither be placed above nor tied with
+    another row, and leaving them out keeps them from chaining or splitting the others."""
+    ranked = [r for r in rows if r.has_interval]
+    single = [r for r in rows if not r.has_interval]
+    ranks = ties([(r.median, _bound(r.ci_low, r), _bound(r.ci_high, r)) for r in ranked])
+    for row, rank in zip(ranked, ranks, strict=True):
         row.rank = rank
     counts: dict[int, int] = {}
     for rank in ranks:
         counts[rank] = counts.get(rank, 0) + 1
-    for row in rows:
-        row.tied = counts[row.rank] > 1
-    return sorted(rows, key=lambda r: (r.rank, -r.median, r.mesh_config_id))
+    for row in ranked:
+        row.tied = counts[row.rank] > 1  # type: ignore[index]
+    for row in single:
+        row.rank, row.tied = None, False
+    ranked.sort(key=lambda r: (r.rank, -r.median, r.mesh_config_id))
+    single.sort(key=lambda r: (-r.median, r.mesh_config_id))
+    return ranked + single
 
 
 @dataclass

@@ -293,6 +293,10 @@ CELERY_BEAT_SCHEDULE = {
 # Leaderboards are cached until their rows change (the key says when); this only
 # bounds how long an unused entry stays in the cache.
 LEADERBOARD_CACHE_S = envint("LEADERBOARD_CACHE_S", 600)
+# Release-step verdicts (mesh pages, trend API, regression feeds) and the sorted scores of
+# a group (where a result stands) are cached under keys that change with their rows, so
+# this too only bounds how long an unused entry stays; long, as computing them reads runs.
+TREND_CACHE_S = envint("TREND_CACHE_S", 7 * 24 * 3600)
 
 # Cache: local memory by default; Redis in production (shared by all workers so
 # throttling counts every request once).

@@ -15,8 +15,11 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from ingest.models import (
     Environment,
@@ -29,8 +32,9 @@ from ingest.models import (
     Submission,
 )
 from ingest.selectors import public_results
-from meshmark import exports, selectors
+from meshmark import conformance, exports, pagecache, selectors
 from meshmark.apis import with_current_scores
+from meshmark.cost import cost_url
 from meshmark.presentation import (
     LATENCY_POINTS,
     SORT_COLUMNS,
@@ -46,9 +50,11 @@ from meshmark.presentation import (
     resources,
     sorted_rows,
 )
+from meshmark.standing import standings
 from scoring import FORMULA_VERSION, NORMALIZED_LABEL
 from scoring.engine import MUE_NAMES
 from scoring.normalize import RAW_LABEL
+from smp.conformance import MESH_PROFILES
 from smp.model import MESH_TYPES
 
 HOME_TOP = 3
@@ -110,7 +116,8 @@ def home(request: HttpRequest) -> HttpResponse:
     # Profiles with results first, the busiest first; the rest in id order.
     boards.sort(key=lambda pair: -sum(g["results"] for g in pair[1].groups) if pair[1] else 0)
     recent = with_current_scores(
-        public_results().filter(role=Result.Role.MESH).order_by("-created_at", "-id")
+        public_results().filter(role=Result.Role.MESH).order_by("-created_at", "-id"),
+        listing=True,
     )[:RECENT]
     context = {
         "boards": boards,
@@ -171,6 +178,7 @@ def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
         )
     api = reverse("api-leaderboard", args=[board.profile.pk])
     missing = _partial_missing(board)
+    reports = conformance.reports_state()
     context = {
         "board": board,
         "rows": rows,
@@ -189,7 +197,14 @@ def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
         "raw_label": RAW_LABEL,
         "cache_seconds": settings.LEADERBOARD_CACHE_S,
         "current_version": FORMULA_VERSION,
-        "page_key": f"{board.profile.pk}:{board.state}:{sort}:{descending}",
+        "page_key": f"{board.profile.pk}:{board.state}:{sort}:{descending}:{reports}",
+        # Read once, and only when the cached page is stale and renders.
+        "capabilities": SimpleLazyObject(
+            lambda: conformance.capabilities(
+                (r.mesh_config_id, r.mesh_type, r.mesh_version)
+                for r in [*board.rows, *board.partial_rows]
+            )
+        ),
     }
     return render(request, "meshmark/leaderboard.html", context)
 
@@ -203,6 +218,17 @@ def _current_score(result: Result) -> Score | None:
 
 
 def result_detail(request: HttpRequest, result_id: int) -> HttpResponse:
+    # A result's page changes only when results, scores or moderation do (its standing
+    # moves with its group's new runs): rendered once per such state, for everyone.
+    key = pagecache.page_key("result", result_id, pagecache.listing_state())
+    parts = pagecache.cached_parts(
+        key, settings.LEADERBOARD_CACHE_S, lambda: _result_parts(request, result_id)
+    )
+    context = {**parts, "body": mark_safe(parts["body"])}  # noqa: S308 - our rendered HTML
+    return render(request, "meshmark/result.html", context)
+
+
+def _result_parts(request: HttpRequest, result_id: int) -> dict[str, Any]:
     # The stored SMP documents are for exports; the page reads the columns.
     results = public_results().select_related("baseline").defer("smp", "baseline__smp")
     result = get_object_or_404(with_current_scores(results), pk=result_id)
@@ -236,8 +262,28 @@ def result_detail(request: HttpRequest, result_id: int) -> HttpResponse:
         "charts": charts,
         "api_url": reverse("api-result-detail", args=[result.pk]),
         "raw_url": reverse("submission-raw", args=[result.submission_id]),
+        "cost_url": _result_cost_url(result, score),
+        "standing": standings([result.pk]).get(result.pk) if score else None,
+        "board_url": reverse("leaderboard", args=[result.profile_id])
+        + "?"
+        + urlencode({"environment_class": result.environment.environment_class}),
     }
-    return render(request, "meshmark/result.html", context)
+    return {
+        "title": f"Result {result.pk}: {result.mesh_config} on {result.profile_id}",
+        "charts": bool(charts),
+        "body": render_to_string("meshmark/_result_body.html", context, request),
+    }
+
+
+def _result_cost_url(result: Result, score: Score | None) -> str | None:
+    """The cost page pre-filled with this run's configuration and group (ranked mesh runs)."""
+    if result.role != Result.Role.MESH or score is None or score.score is None:
+        return None
+    return cost_url(
+        profile=result.profile_id,
+        environment_class=result.environment.environment_class,
+        configs=[result.mesh_config_id],
+    )
 
 
 def submission_raw(request: HttpRequest, submission_id: UUID) -> HttpResponse:
@@ -313,12 +359,38 @@ def compare(request: HttpRequest) -> HttpResponse:
         "configs": params["configs"],
         "environment_class": comparison.environment_class,
     }
+    found = conformance.capabilities(
+        (row.mesh_config_id, row.mesh_type, row.mesh_version) for row in comparison.rows
+    )
+    first = comparison.rows[0]
+    capability_rows = []
+    for row in comparison.rows:
+        capability = found.get(row.mesh_config_id)
+        profiles = [capability.profile(n) if capability else None for n in MESH_PROFILES]
+        capability_rows.append({"row": row, "capability": capability, "profiles": profiles})
+    diffs = [
+        {
+            "a": first,
+            "b": row,
+            "profiles": conformance.feature_diff(
+                found.get(first.mesh_config_id), found.get(row.mesh_config_id)
+            ),
+        }
+        for row in comparison.rows[1:]
+    ]
     context = {
         "comparison": comparison,
+        "capability_rows": capability_rows if found else [],
+        "diffs": diffs,
         "tests": tests,
         "chart": chart,
         "board_url": board_url,
         "api_url": reverse("api-compare") + "?" + urlencode(api_params),
+        "cost_url": cost_url(
+            profile=comparison.profile.pk,
+            environment_class=comparison.environment_class,
+            configs=[row.mesh_config_id for row in comparison.rows],
+        ),
         "normalized_label": NORMALIZED_LABEL,
         "raw_label": RAW_LABEL,
     }
@@ -329,7 +401,8 @@ def compare(request: HttpRequest) -> HttpResponse:
 
 
 def _listing(results: QuerySet[Result]) -> list[Result]:
-    return list(with_current_scores(results.order_by("-created_at", "-id"))[:LIST_LIMIT])
+    ordered = results.order_by("-created_at", "-id")
+    return list(with_current_scores(ordered, listing=True)[:LIST_LIMIT])
 
 
 def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -342,11 +415,18 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
         environments=Count("environment", distinct=True),
         configurations=Count("mesh_config", distinct=True, filter=Q(role=Result.Role.MESH)),
     )
+    listed = _listing(results.filter(role=Result.Role.MESH))
+    found = standings([r.pk for r in listed])
+    for result in listed:
+        result.standing = found.get(result.pk)  # type: ignore[attr-defined]
     context = {
         "organization": organization,
         "counts": counts,
-        "results": _listing(results.filter(role=Result.Role.MESH)),
+        "results": listed,
         "limit": LIST_LIMIT,
+        "show_standing": True,
+        "is_member": request.user.is_authenticated
+        and (request.user.is_staff or organization.members.filter(pk=request.user.pk).exists()),
     }
     return render(request, "meshmark/organization.html", context)
 

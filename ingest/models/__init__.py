@@ -3,12 +3,14 @@
 :mod:`ingest.models.submissions`: organizations, tokens, submissions (bytes kept
 verbatim) and the results, environments and mesh configurations derived from them.
 :mod:`ingest.models.scores`: the MeshMark scores of those results and the
-leaderboard aggregates built from them.
+leaderboard aggregates built from them. :mod:`ingest.models.conformance`: Gateway
+API conformance reports of meshes.
 """
 
 from __future__ import annotations
 
 # Re-exported (``X as X``): the app's models are ``ingest.models.X`` wherever they live.
+from ingest.models.conformance import ConformanceReport as ConformanceReport
 from ingest.models.scores import LeaderboardEntry as LeaderboardEntry
 from ingest.models.scores import LeaderboardRow as LeaderboardRow
 from ingest.models.scores import PendingRefresh as PendingRefresh

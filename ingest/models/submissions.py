@@ -171,6 +171,12 @@ class Submission(models.Model):
         API = "api"
         UPLOAD = "upload"
 
+    class Kind(models.TextChoices):
+        """What the bytes are meant to be: SMP results, or a Gateway API conformance report."""
+
+        SMP = "smp"
+        CONFORMANCE = "conformance"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="submissions"
@@ -180,6 +186,7 @@ class Submission(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SMP)
     # Exactly what arrived. Never modified, so any submission can be reprocessed.
     raw = models.BinaryField()
     content_type = models.CharField(max_length=255)

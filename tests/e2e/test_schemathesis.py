@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import yaml
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
@@ -37,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from ingest.models import Result
 from tests.factories import make_bundle
 from tests.pipeline import CILIUM, ISTIO, LINKERD, accept
+from tests.smp.test_conformance import REPORTS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -48,7 +50,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 MAX_EXAMPLES = 100
-"""Generated cases per operation: all eleven operations take ~25 s on 2 shared cores."""
+"""Generated cases per operation: all sixteen operations take ~35 s on 2 shared cores."""
 
 CASES: Counter[str] = Counter()
 SERVER_ERRORS: Counter[str] = Counter()
@@ -206,3 +208,33 @@ def test_extreme_figures_in_a_body_conform(token: tuple[Any, str]) -> None:
     for label in ("/api/v1/score", "/api/v1/submissions"):
         case = schema[label]["POST"].Case(body=bundle, media_type="application/json")
         assert call_and_check(case, token).status_code == 400
+
+
+def test_the_decision_endpoints_conform_on_their_successful_paths(
+    token: tuple[Any, str], django_capture_on_commit_callbacks: Any
+) -> None:
+    """A real conformance report in, then the trend, conformance and cost answers out."""
+    path = REPORTS / "v1.2.1/istio-istio/experimental-1.24-default-report.yaml"
+    # As JSON (YAML's subset): schemathesis would send a YAML body as one quoted string.
+    report = yaml.safe_load(path.read_text())
+    upload = schema["/api/v1/conformance"]["POST"].Case(body=report, media_type="application/json")
+    with django_capture_on_commit_callbacks(execute=True):
+        created = call_and_check(upload, token)
+    assert created.status_code == 202, created.text
+    status = schema["/api/v1/submissions/{submission_id}"]["GET"].Case(
+        path_parameters={"submission_id": json.loads(created.text)["id"]}
+    )
+    assert json.loads(call_and_check(status, token).text)["status"] == "accepted"
+    trend = schema["/api/v1/meshes/{mesh}/trend"]["GET"]
+    for query in ({}, {"profile": "http-1k"}):
+        case = trend.Case(path_parameters={"mesh": "istio"}, query=query)
+        assert call_and_check(case, token).status_code == 200
+    reports = schema["/api/v1/meshes/{mesh}/conformance"]["GET"]
+    for query in ({}, {"version": "1.24.1"}):
+        answer = call_and_check(reports.Case(path_parameters={"mesh": "istio"}, query=query), token)
+        assert json.loads(answer.text)["reports"]
+    fleet = {"rps": 5000, "pods": 50, "clusters": 1, "calibration_score": 1200}
+    got = call_and_check(schema["/api/v1/cost"]["GET"].Case(query=fleet), token)
+    assert json.loads(got.text)["configurations"]
+    posted = schema["/api/v1/cost"]["POST"].Case(body=fleet, media_type="application/json")
+    assert call_and_check(posted, token).status_code == 200

@@ -20,6 +20,8 @@ def _snapshot(score: type, entry: type, row: type) -> list[list[tuple[object, ..
     ]
 
 
+# serialized_rollback: the standard profiles (a data migration) are restored first, whatever
+# transactional test flushed the database before this one.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_scores_entries_and_rows_survive_the_move_both_ways(
     org: Organization, other_org: Organization

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from meshmark.cli import cli
@@ -91,3 +92,43 @@ def test_serve_starts_the_embedded_index_on_a_fresh_sqlite_file(tmp_path: Path) 
             proc.kill()
             proc.wait(timeout=20)
         log.close()
+
+
+@pytest.mark.slow
+def test_make_serve_shows_the_product_on_a_fresh_clone_and_seeds_only_once(
+    tmp_path: Path,
+) -> None:
+    """What `make serve` runs: populated leaderboards, mesh pages and cost at first start."""
+    env = {**os.environ, "MESHMARK_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": ""}
+    env.pop("DATABASE_URL", None)
+    for attempt in (1, 2):
+        port = _free_port()
+        log_path = tmp_path / f"serve-{attempt}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [str(MESHMARK), "serve", "--demo-if-empty", "--bind", f"127.0.0.1:{port}",
+                 "--workers", "1"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                base = f"http://127.0.0.1:{port}"
+                deadline = time.monotonic() + 180
+                board = None
+                while time.monotonic() < deadline and board is None:
+                    try:
+                        board = httpx.get(f"{base}/api/v1/leaderboards/http-1k", timeout=5)
+                    except httpx.TransportError:
+                        assert proc.poll() is None, log_path.read_text()
+                        time.sleep(0.5)
+                assert board is not None and board.status_code == 200, log_path.read_text()
+                assert len(board.json()["rows"]) >= 3
+                mesh = httpx.get(f"{base}/meshes/istio", timeout=10)
+                assert mesh.status_code == 200 and "release" in mesh.text
+                assert "No ranked runs" not in mesh.text
+                cost = httpx.get(f"{base}/api/v1/cost", timeout=10).json()
+                assert len(cost["configurations"]) >= 3
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    assert "seeding 2000 demo submissions" in (tmp_path / "serve-1.log").read_text()
+    assert "seeding" not in (tmp_path / "serve-2.log").read_text()

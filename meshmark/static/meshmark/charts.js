@@ -36,21 +36,27 @@
       var area = chart.chartArea;
       chart.getDatasetMeta(0).data.forEach(function (bar, i) {
         var props = bar.getProps(["x", "y", "base", "height"], true);
-        var left = Math.min(props.base, props.x), right = Math.max(props.base, props.x);
+        var centre = x.getPixelForValue(medians[i]);
+        // A row of one run has no interval: a hollow dot, no bar, no whiskers.
+        var single = options.single && options.single[i];
+        var left = single ? centre - 6 : Math.min(props.base, props.x);
+        var right = single ? centre + 6 : Math.max(props.base, props.x);
         var cap = Math.max(8, props.height * 2);
         ctx.save();
         ctx.strokeStyle = options.color;
         ctx.lineWidth = 2;
-        [left, right].forEach(function (end) {
-          ctx.beginPath();
-          ctx.moveTo(end, props.y - cap / 2);
-          ctx.lineTo(end, props.y + cap / 2);
-          ctx.stroke();
-        });
-        ctx.fillStyle = options.color;
-        ctx.strokeStyle = "#fff";
+        if (!single) {
+          [left, right].forEach(function (end) {
+            ctx.beginPath();
+            ctx.moveTo(end, props.y - cap / 2);
+            ctx.lineTo(end, props.y + cap / 2);
+            ctx.stroke();
+          });
+        }
+        ctx.fillStyle = single ? "#fff" : options.color;
+        ctx.strokeStyle = single ? options.color : "#fff";
         ctx.beginPath();
-        ctx.arc(x.getPixelForValue(medians[i]), props.y, 6, 0, 2 * Math.PI);
+        ctx.arc(centre, props.y, 6, 0, 2 * Math.PI);
         ctx.fill();
         ctx.stroke();
         var text = fmt(medians[i], 2);
@@ -95,7 +101,7 @@
         labels: labels,
         datasets: [{
           label: "95% confidence interval",
-          data: data.low.map(function (l, i) { return [l, data.high[i]]; }),
+          data: data.low.map(function (l, i) { return l === null ? null : [l, data.high[i]]; }),
           backgroundColor: alpha(BLUE, 0.35),
           borderWidth: 0,
           barThickness: 6,
@@ -110,6 +116,9 @@
           x: {
             beginAtZero: false,
             grace: "10%",
+            // Medians of one-run rows have no bar: keep them inside the axis too.
+            suggestedMin: Math.min.apply(null, data.median),
+            suggestedMax: Math.max.apply(null, data.median),
             // Zoomed to the data (the CIs are what matter), never beyond the 0-100 scale.
             afterDataLimits: function (scale) {
               scale.min = Math.max(0, scale.min);
@@ -121,11 +130,15 @@
         },
         plugins: {
           legend: { display: false },
-          meshmarkIntervals: { medians: data.median, color: BLUE },
+          meshmarkIntervals: { medians: data.median, color: BLUE,
+                               single: data.low.map(function (l) { return l === null; }) },
           tooltip: {
             callbacks: {
               label: function (item) {
                 var i = item.dataIndex;
+                if (data.low[i] === null) {
+                  return "median " + fmt(data.median[i], 2) + ", n=1: no interval (one run), not ranked";
+                }
                 return "median " + fmt(data.median[i], 2) + " [" + fmt(data.low[i], 2) + ", " +
                   fmt(data.high[i], 2) + "], n=" + data.n[i];
               }
@@ -221,7 +234,59 @@
     };
   }
 
-  var KINDS = { leaderboard: leaderboard, latency: latency, histogram: histogram, curves: curves };
+  var TREND_AXES = {
+    median: { title: "MeshMark: median and 95% CI", digits: 2, unit: "" },
+    added_p99_ms: { title: "added p99 (ms)", digits: 2, unit: " ms" },
+    cpu_mcores_per_1k_rps: { title: "mesh CPU per 1k rps (mCores)", digits: 0, unit: " mCores" },
+    mem_mb_per_proxy: { title: "memory per proxy (MiB)", digits: 1, unit: " MiB" }
+  };
+
+  // One mesh's figure release by release: a line per series (mTLS on, off, ...); for the
+  // MeshMark, the 95% interval of each point as a bar behind it (none for one run).
+  function trend(data, canvas) {
+    var metric = canvas.getAttribute("data-metric") || "median";
+    var axis = TREND_AXES[metric];
+    var datasets = [];
+    data.series.forEach(function (s, i) {
+      var color = PALETTE[i % PALETTE.length];
+      if (metric === "median") {
+        datasets.push({
+          type: "bar", label: s.label + " (95% CI)",
+          data: s.low.map(function (low, j) { return low === null ? null : [low, s.high[j]]; }),
+          backgroundColor: alpha(color, 0.25), borderWidth: 0, barPercentage: 0.25,
+          categoryPercentage: 0.9, grouped: true
+        });
+      }
+      datasets.push({
+        type: "line", label: s.label, data: s[metric], borderColor: color, backgroundColor: color,
+        pointRadius: 4, spanGaps: true
+      });
+    });
+    return {
+      type: "bar",
+      data: { labels: data.versions, datasets: datasets },
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { title: { display: true, text: "release" } },
+          y: { beginAtZero: metric !== "median", grace: "5%", title: { display: true, text: axis.title } }
+        },
+        plugins: {
+          legend: { labels: { filter: function (item) { return !/\(95% CI\)$/.test(item.text); } } },
+          tooltip: { callbacks: { label: function (item) {
+            if (Array.isArray(item.raw)) {
+              return item.dataset.label + ": [" + fmt(item.raw[0], 2) + ", " + fmt(item.raw[1], 2) + "]";
+            }
+            return item.dataset.label + ": " + fmt(item.raw, axis.digits) + axis.unit;
+          } } }
+        }
+      }
+    };
+  }
+
+  var KINDS = { leaderboard: leaderboard, latency: latency, histogram: histogram, curves: curves,
+                trend: trend };
 
   function draw(canvas) {
     var source = document.getElementById(canvas.getAttribute("data-source"));
