@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 if TYPE_CHECKING:
     from smp.profiles import Profile
@@ -196,6 +197,34 @@ def profiles_show(profile_id: str, as_smp: bool, as_yaml: bool) -> None:
         click.echo(f"{key + ':':<15} {value}")
 
 
+# Options one mode reads and the other would silently ignore: each is refused
+# in the mode that would ignore it, with the reason, so that a contributor who
+# believes they tested Linkerd against their Prometheus learns they did not.
+ONLY_ON_A_CLUSTER = {
+    "mesh": "--mesh: with --local the proxies stand in for the mesh",
+    "prometheus": "--prometheus: with --local CPU and memory are read from /proc",
+    "context": "--context: it picks a context of a kubeconfig, and --local has none",
+}
+ONLY_LOCAL = {
+    "proxy": "--proxy: on a cluster the mesh's own proxies carry the traffic",
+}
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or in the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def refuse_ignored_options(ctx: click.Context, *, local: bool) -> None:
+    """UsageError naming every option given that the chosen mode does not read."""
+    unread = ONLY_ON_A_CLUSTER if local else ONLY_LOCAL
+    reasons = [reason for name, reason in unread.items() if given(ctx, name)]
+    if reasons:
+        where = "with --local" if local else "on a cluster (--kubeconfig)"
+        raise click.UsageError(f"not used {where}, so refused: " + "; ".join(reasons))
+
+
 def _profile(profile_id: str) -> Profile:
     from smp.profiles import get_profile, standard_profiles
 
@@ -329,6 +358,7 @@ def run(
 
     if local == bool(kubeconfig):
         raise click.UsageError("choose where to run: --local or --kubeconfig PATH")
+    refuse_ignored_options(click.get_current_context(), local=local)
     from runner.custom import ConfigProfile, config_profile
 
     chosen: ConfigProfile | None = None
@@ -483,6 +513,8 @@ def submit(
     """
     from runner.submit import submit_files
 
+    if not wait and given(click.get_current_context(), "timeout"):
+        raise click.UsageError("--timeout is how long --wait waits; give --wait or drop it")
     if not server:
         raise click.UsageError("no server: give --server URL or set SMP_SERVER")
     if not token:

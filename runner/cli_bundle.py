@@ -108,6 +108,8 @@ def bundle_command(
         )
     if environment_path and kubeconfig:
         raise click.UsageError("the environment comes from --environment FILE or --kubeconfig")
+    if context and not kubeconfig:
+        raise click.UsageError("--context picks a context of --kubeconfig; give both or neither")
     custom = None
     if config_path is not None:
         from runner.custom import config_profile

@@ -75,3 +75,65 @@ def test_a_bad_duration_is_a_usage_error() -> None:
     )
     assert result.exit_code == 2
     assert "'ten' is not a duration" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--local", "--mesh", "linkerd"], ["--mesh"]),
+        (["--local", "--prometheus", "http://127.0.0.1:9090"], ["--prometheus"]),
+        (["--local", "--context", "kind-a", "--mesh", "istio"], ["--mesh", "--context"]),
+        # Given explicitly, even the default value is refused: it would be ignored all the same.
+        (["--kubeconfig", "/nonexistent/kubeconfig", "--proxy", "nginx"], ["--proxy"]),
+    ],
+)
+def test_an_option_the_mode_would_ignore_is_refused(args: list[str], named: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["run", "--profile", "http-100", *args])
+
+    assert result.exit_code == 2, result.output
+    assert "so refused" in result.output
+    for flag in named:
+        assert f"{flag}:" in result.output
+    # Nothing ran: no phase was started and no bundle written.
+    assert "baseline" not in result.output
+
+
+def test_options_the_mode_reads_are_not_refused() -> None:
+    # --proxy with --local passes the check and reaches the next one (the unknown profile).
+    result = CliRunner().invoke(
+        cli, ["run", "--profile", "http-9k", "--local", "--proxy", "haproxy", "--mtls"]
+    )
+    assert result.exit_code == 1
+    assert "unknown profile" in result.output
+
+
+def test_submit_timeout_without_wait_is_refused() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["submit", "x.json", "--server", "http://127.0.0.1:1", "--token", "t", "--timeout", "1m"],
+    )
+    assert result.exit_code == 2
+    assert "--timeout is how long --wait waits" in result.output
+
+
+def test_bundle_context_without_kubeconfig_is_refused() -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bundle",
+            "--profile",
+            "http-1k",
+            "--baseline",
+            "b.json",
+            "--mesh",
+            "m.json",
+            "--mesh-type",
+            "istio",
+            "--mesh-version",
+            "1.24.1",
+            "--context",
+            "kind-a",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--context picks a context of --kubeconfig" in result.output
