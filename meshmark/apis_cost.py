@@ -224,14 +224,7 @@ class CostApi(APIView):
         body = cache.get(key)
         if body is None:
             try:
-                board = cost.cost_board(
-                    profile_id=values.get("profile"),
-                    environment_class=values.get("environment_class"),
-                    fleet=values["fleet"],
-                    defaults=values["defaults"],
-                    configs=values.get("configs"),
-                    mesh=values.get("mesh"),
-                )
+                board = cost.cost_board_for(values)
             except selectors.SelectorError as exc:
                 problem = Problem(exc.field, "filter", str(exc))
                 return problem_response(exc.status, str(exc), [problem])

@@ -156,6 +156,19 @@ def _figures(profile_id: str, environment_class: str, state: str) -> dict[int, R
     return out
 
 
+def cost_board_for(values: dict[str, Any]) -> CostBoard:
+    """:func:`cost_board` for the validated figures of the cost page or API (their
+    serializer's ``validated_data``)."""
+    return cost_board(
+        profile_id=values.get("profile"),
+        environment_class=values.get("environment_class"),
+        fleet=values["fleet"],
+        defaults=values["defaults"],
+        configs=values.get("configs"),
+        mesh=values.get("mesh"),
+    )
+
+
 def cost_board(
     *,
     profile_id: str | None,

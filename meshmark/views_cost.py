@@ -51,14 +51,7 @@ def cost_page(request: HttpRequest) -> HttpResponse:
 
 
 def _cost_body(request: HttpRequest, params: dict[str, str], values: dict[str, Any]) -> str:
-    board = cost.cost_board(
-        profile_id=values.get("profile"),
-        environment_class=values.get("environment_class"),
-        fleet=values["fleet"],
-        defaults=values["defaults"],
-        configs=values.get("configs"),
-        mesh=values.get("mesh"),
-    )
+    board = cost.cost_board_for(values)
     kept = {k: v for k, v in params.items() if k not in ("profile", "environment_class")}
     suggestion = None
     if board.suggested_profile and board.suggested_profile != board.profile.pk:
