@@ -79,10 +79,9 @@ class KubeOptions:
 
 def check_profile(options: KubeOptions) -> None:
     profile = options.profile
-    if profile.services > 2:
+    if profile.services > 2 and profile.protocol != "http":
         raise click.ClickException(
-            f"profile {profile.id} needs a chain of {profile.services - 1} services, which "
-            "smp-runner does not deploy yet; run http-100, http-1k, http-5k or grpc-1k"
+            f"profile {profile.id}: smp-runner deploys chains of HTTP services only"
         )
     if profile.protocol == "grpc" and options.load_generator != "fortio":
         raise click.ClickException(f"profile {profile.id} (gRPC) runs with fortio only")
@@ -106,11 +105,14 @@ def run_kubernetes(options: KubeOptions, progress: Progress) -> Bundle:
             progress.step(f"{phase}: namespace {ns}")
             cluster.create_namespace(manifests.namespace(run_id, phase, mesh))
             cleanup.add(functools.partial(cluster.delete_namespace, ns))
-            cluster.create(ns, "deployment", manifests.app_deployment(run_id, phase, mesh))
-            cluster.create(ns, "service", manifests.app_service(run_id))
+            apps = manifests.app_names(options.profile)
+            for app in apps:
+                cluster.create(ns, "deployment", manifests.app_deployment(run_id, phase, mesh, app))
+                cluster.create(ns, "service", manifests.app_service(run_id, app))
             if phase == "baseline":
                 environment.calibration = _calibrate(cluster, ns, run_id, mesh, progress)
-            _wait_ready(cluster, ns, options.poll_interval_s)
+            for app in apps:
+                _wait_ready(cluster, ns, app, options.poll_interval_s)
             runs[phase] = _load_phase(
                 cluster, ns, run_id, phase, phase_mesh, mesh, options, progress
             )
@@ -149,15 +151,15 @@ def run_kubernetes(options: KubeOptions, progress: Progress) -> Bundle:
     )
 
 
-def _wait_ready(cluster: Cluster, ns: str, poll_s: float) -> None:
+def _wait_ready(cluster: Cluster, ns: str, app: str, poll_s: float) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
-        status = cluster.deployment(ns, manifests.APP)
+        status = cluster.deployment(ns, app)
         if (status.get("status") or {}).get("readyReplicas", 0) >= 1:
             return
         if time.monotonic() > deadline:
             raise click.ClickException(
-                f"the workload {manifests.APP} in {ns} was not ready within {READY_TIMEOUT_S:g} s"
+                f"the workload {app} in {ns} was not ready within {READY_TIMEOUT_S:g} s"
             )
         time.sleep(poll_s)
 

@@ -7,6 +7,12 @@ holding: the workload ``smp-app`` (a fortio server Deployment + Service; its
 phase both ends get a sidecar: the sidecar pair), and, in the baseline
 namespace only, the calibration Job ``smp-calibrate`` (the probe of
 :mod:`runner.calibrate` run with ``python -c`` on a cluster node).
+
+A chain profile (``services`` > 2, e.g. ``http-chain-1k``) deploys one fortio
+server per service, ``smp-app-1`` to ``smp-app-N``, and the load generator asks the
+first to fetch from the second, which fetches from the third (fortio's
+``/fortio/fetch/HOST:PORT/PATH`` proxy endpoint, nested), so every request crosses
+each application's outbound and the next one's inbound sidecar.
 """
 
 from __future__ import annotations
@@ -60,16 +66,22 @@ def namespace(run_id: str, phase: str, mesh: Mesh | None) -> dict[str, Any]:
     }
 
 
-def app_deployment(run_id: str, phase: str, mesh: Mesh | None) -> dict[str, Any]:
+def app_names(profile: Profile) -> list[str]:
+    """The workload's Deployments (and Services): ``smp-app``, or one per service of a chain."""
+    apps = profile.services - 1  # the load generator is the first service
+    return [APP] if apps <= 1 else [f"{APP}-{i}" for i in range(1, apps + 1)]
+
+
+def app_deployment(run_id: str, phase: str, mesh: Mesh | None, name: str = APP) -> dict[str, Any]:
     _, annotations = _injection(mesh, phase)
-    labels = {"app": APP, RUN_ID_LABEL: run_id}
+    labels = {"app": name, RUN_ID_LABEL: run_id}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": APP, "labels": {**MANAGED_BY, **labels}},
+        "metadata": {"name": name, "labels": {**MANAGED_BY, **labels}},
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": {"app": APP}},
+            "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": labels, "annotations": annotations},
                 "spec": {
@@ -94,13 +106,13 @@ def app_deployment(run_id: str, phase: str, mesh: Mesh | None) -> dict[str, Any]
     }
 
 
-def app_service(run_id: str) -> dict[str, Any]:
+def app_service(run_id: str, name: str = APP) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": APP, "labels": {**MANAGED_BY, RUN_ID_LABEL: run_id}},
+        "metadata": {"name": name, "labels": {**MANAGED_BY, RUN_ID_LABEL: run_id}},
         "spec": {
-            "selector": {"app": APP},
+            "selector": {"app": name},
             "ports": [
                 {"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT, "appProtocol": "http"},
                 {"name": "grpc", "port": GRPC_PORT, "targetPort": GRPC_PORT, "appProtocol": "grpc"},
@@ -110,10 +122,12 @@ def app_service(run_id: str) -> dict[str, Any]:
 
 
 def target_url(profile: Profile, ns: str) -> str:
-    host = f"{APP}.{ns}.svc.cluster.local"
+    hosts = [f"{name}.{ns}.svc.cluster.local" for name in app_names(profile)]
     if profile.protocol == "grpc":
-        return f"{host}:{GRPC_PORT}"
-    return f"http://{host}:{HTTP_PORT}/echo?size={profile.payload_bytes}"
+        return f"{hosts[0]}:{GRPC_PORT}"
+    # Each application but the last fetches the rest of the path from the next one.
+    fetches = "".join(f"{host}:{HTTP_PORT}/fortio/fetch/" for host in hosts[:-1])
+    return f"http://{fetches}{hosts[-1]}:{HTTP_PORT}/echo?size={profile.payload_bytes}"
 
 
 def load_args(

@@ -19,11 +19,14 @@ application is the workload ``app``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +35,14 @@ from runner.calibrate import run_probe
 from runner.certs import make_certificates
 from runner.environment import local_environment
 from runner.loadgen import LoadError, LoadSpec, run_load
-from runner.processes import Cleanup, find_binary, free_port, start_process, wait_for_port
+from runner.processes import (
+    Cleanup,
+    ManagedProcess,
+    find_binary,
+    free_port,
+    start_process,
+    wait_for_port,
+)
 from runner.procstat import Sampler
 from runner.progress import Progress
 from runner.proxies import SERVER_NAME, Hop, proxy_version, start_proxy
@@ -50,7 +60,6 @@ from smp.profiles import Profile
 BUILTIN = "builtin"
 LOCAL_PROTOCOLS = ("http",)
 APP = "app"
-PROXY_GROUPS = ("proxy-client", "proxy-server")
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,10 @@ class LocalOptions:
 def preflight(options: LocalOptions) -> None:
     """Every check that can fail before anything is started."""
     profile = options.profile
-    if profile.protocol not in LOCAL_PROTOCOLS or profile.services > 2:
+    if profile.protocol not in LOCAL_PROTOCOLS:
         raise click.ClickException(
-            f"profile {profile.id} ({profile.protocol}, {profile.services} services) cannot run "
-            "locally: the local mode runs single-hop HTTP profiles (one client, one server). "
-            "Run it on a cluster with --kubeconfig."
+            f"profile {profile.id} ({profile.protocol}) cannot run locally: the local mode "
+            f"runs {', '.join(LOCAL_PROTOCOLS)} profiles. Run it on a cluster with --kubeconfig."
         )
     find_binary(options.proxy)
     if options.mtls:
@@ -95,49 +103,59 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
     version = proxy_version(options.proxy)
     payload = options.profile.payload_bytes
 
+    apps = options.profile.services - 1  # the load generator is the first service
     with Cleanup() as cleanup:
         workdir = Path(tempfile.mkdtemp(prefix="smp-runner-"))
         cleanup.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
-        app_port = free_port()
-        app = start_process(
-            APP,
-            [
-                sys.executable,
-                "-m",
-                "runner.workload",
-                "--port",
-                str(app_port),
-                "--payload-bytes",
-                str(payload),
-            ],
-            workdir,
-        )
-        cleanup.add(app.stop)
-        wait_for_port(app, app_port)
-        baseline_url = f"http://127.0.0.1:{app_port}/"
-        progress.step(f"baseline: straight to the application at {baseline_url}")
-        baseline = _measure(
-            "baseline", baseline_url, {APP: app.pid}, options, workdir, cleanup, progress
-        )
+        # Baseline: the load straight to the first application, each calling the next.
+        chain = _start_chain(apps, payload, workdir, cleanup, lambda i: None)
+        baseline_url = f"http://127.0.0.1:{chain[0][1]}/"
+        where = "the application" if apps == 1 else f"a chain of {apps} applications"
+        progress.step(f"baseline: straight to {where} at {baseline_url}")
+        groups = {name: process.pid for name, _, process in chain}
+        baseline = _measure("baseline", baseline_url, groups, options, workdir, cleanup, progress)
+        # The last application calls nobody: it serves the mesh phase too, as the single
+        # application of a one-hop profile always has. The others are started again, to
+        # call their successor through their client-side proxy.
+        for _, _, process in chain[:-1]:
+            process.stop()
 
+        # Mesh: every application behind its own server-side proxy, every caller (the load
+        # generator, and each application but the last) sending through its client-side one.
         certs = make_certificates(workdir / "certs", SERVER_NAME) if options.mtls else None
-        server_port, client_port = free_port(), free_port()
-        server = start_proxy(
-            options.proxy, Hop("proxy-server", server_port, app_port, tls_in=options.mtls),
-            workdir, certs,
-        )  # fmt: skip
-        cleanup.add(server.stop)
-        client = start_proxy(
-            options.proxy, Hop("proxy-client", client_port, server_port, tls_out=options.mtls),
-            workdir, certs,
-        )  # fmt: skip
-        cleanup.add(client.stop)
-        wait_for_port(server, server_port)
-        wait_for_port(client, client_port)
-        mesh_url = f"http://127.0.0.1:{client_port}/"
+        server_ports = [free_port() for _ in range(apps)]
+        client_ports = [free_port() for _ in range(apps)]
+        chain = _start_chain(
+            apps, payload, workdir, cleanup, lambda i: client_ports[i], last=chain[-1]
+        )
+        proxies = []
+        for i, (_, app_port, _) in enumerate(chain):
+            proxies.append(
+                _start_hop(
+                    options,
+                    Hop(_proxy_name("server", i, apps), server_ports[i], app_port),
+                    workdir,
+                    certs,
+                    cleanup,
+                )
+            )
+            proxies.append(
+                _start_hop(
+                    options,
+                    Hop(_proxy_name("client", i, apps), client_ports[i], server_ports[i]),
+                    workdir,
+                    certs,
+                    cleanup,
+                )
+            )
+        for hop, process in proxies:
+            wait_for_port(process, hop.listen_port)
+        mesh_url = f"http://127.0.0.1:{client_ports[0]}/"
         tls = " (mTLS between them)" if options.mtls else ""
-        progress.step(f"mesh: through two {options.proxy} proxies{tls} at {mesh_url}")
-        groups = {APP: app.pid, "proxy-client": client.pid, "proxy-server": server.pid}
+        pairs = "two" if apps == 1 else f"{2 * apps}"
+        progress.step(f"mesh: through {pairs} {options.proxy} proxies{tls} at {mesh_url}")
+        groups = {name: process.pid for name, _, process in chain}
+        groups.update({hop.name: process.pid for hop, process in proxies})
         mesh = _measure("mesh", mesh_url, groups, options, workdir, cleanup, progress)
 
     mesh_config = ServiceMeshConfig(
@@ -149,7 +167,7 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         proxy_concurrency=1,
         proxy_build=f"{options.proxy} {version}" if version else options.proxy,
         sidecar=mesh.resources.sidecar if mesh.resources else None,
-        labels={"local.topology": "client proxy -> server proxy -> app, one machine"},
+        labels={"local.topology": _topology(apps)},
     )
     load = LoadDescription(
         load_generator="smp-runner"
@@ -171,6 +189,65 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         load=load,
         mode="local",
     )
+
+
+def _proxy_name(side: str, index: int, apps: int) -> str:
+    """``proxy-client`` / ``proxy-server`` for one application; numbered along a chain
+    (``proxy-client-1`` sends to ``proxy-server-1``, in front of ``app-1``)."""
+    return f"proxy-{side}" if apps == 1 else f"proxy-{side}-{index + 1}"
+
+
+def _app_name(index: int, apps: int) -> str:
+    return APP if apps == 1 else f"{APP}-{index + 1}"
+
+
+def _topology(apps: int) -> str:
+    hops = [f"client proxy -> server proxy -> {_app_name(i, apps)}" for i in range(apps)]
+    return " -> ".join(hops) + ", one machine"
+
+
+def _start_chain(
+    apps: int,
+    payload: int,
+    workdir: Path,
+    cleanup: Cleanup,
+    upstream_of: Callable[[int], int | None],
+    last: tuple[str, int, ManagedProcess] | None = None,
+) -> list[tuple[str, int, ManagedProcess]]:
+    """The applications, first to last, each started with the port it calls
+    (``upstream_of(i)``, or the next application's own port when that is None; the
+    last calls nobody, and is ``last`` when given, already running). Returns (name,
+    port, process) each, every one listening."""
+    ports = [free_port() for _ in range(apps - 1)] + [last[1] if last else free_port()]
+    chain: list[tuple[str, int, ManagedProcess]] = []
+    for i in range(apps):
+        if last is not None and i == apps - 1:
+            chain.append(last)
+            break
+        argv = [sys.executable, "-m", "runner.workload", "--port", str(ports[i])]
+        argv += ["--payload-bytes", str(payload)]
+        if i < apps - 1:
+            upstream = upstream_of(i + 1)
+            argv += ["--upstream", str(upstream if upstream is not None else ports[i + 1])]
+        process = start_process(_app_name(i, apps), argv, workdir)
+        cleanup.add(process.stop)
+        chain.append((_app_name(i, apps), ports[i], process))
+    for _, port, process in chain:
+        wait_for_port(process, port)
+    return chain
+
+
+def _start_hop(
+    options: LocalOptions, hop: Hop, workdir: Path, certs: Any, cleanup: Cleanup
+) -> tuple[Hop, ManagedProcess]:
+    """One proxy: a server side terminates mTLS, a client side originates it."""
+    if options.mtls and "server" in hop.name:
+        hop = dataclasses.replace(hop, tls_in=True)
+    elif options.mtls:
+        hop = dataclasses.replace(hop, tls_out=True)
+    process = start_proxy(options.proxy, hop, workdir, certs)
+    cleanup.add(process.stop)
+    return hop, process
 
 
 def _measure(
@@ -221,8 +298,8 @@ def _measure(
             f"every request of the {phase} run failed (status codes {result.status_codes}); "
             "the target or a proxy is not answering"
         )
-    app = sampler.usage(APP, *window)
-    proxies = [sampler.usage(name, *window) for name in PROXY_GROUPS if name in groups]
+    apps = [sampler.usage(name, *window) for name in groups if name.startswith(APP)]
+    proxies = [sampler.usage(name, *window) for name in groups if name.startswith("proxy-")]
     result.resources = RunResources(
         sidecar=ResourceUsage(
             count=len(proxies),
@@ -233,7 +310,10 @@ def _measure(
         else None,
         workloads=[
             IndividualWorkload(
-                name=APP, count=1, cpu_mcores=round(app.cpu_mcores, 2), mem_mb=round(app.mem_mb, 2)
+                name=APP,
+                count=len(apps),
+                cpu_mcores=round(sum(a.cpu_mcores for a in apps), 2),
+                mem_mb=round(sum(a.mem_mb for a in apps), 2),
             )
         ],
     )

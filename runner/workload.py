@@ -3,6 +3,10 @@
 It stands in for the application pod. Every request (any method, any path)
 gets ``200 OK`` with a body of exactly the profile's ``payload_bytes``,
 optionally after a fixed delay (``--delay-ms``, to simulate application work).
+With ``--upstream PORT`` it is a link of a chain (``http-chain-1k``): each
+request first calls the next service on 127.0.0.1:PORT (``GET /`` over kept-alive
+connections) and is answered once that call is, ``502`` when it failed, so a
+request through three services waits for all three.
 Written on asyncio's low-level protocols (no streams, no framework) so that one
 Python process serves tens of thousands of small requests per second and its
 own CPU stays a small, measurable share of the machine.
@@ -34,12 +38,53 @@ def build_response(payload_bytes: int) -> bytes:
     return head + b"x" * payload_bytes
 
 
+FAILED_UPSTREAM = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class Upstream:
+    """The next service of a chain: ``GET /`` over a pool of kept-alive connections, one
+    call per connection at a time (a new connection when every pooled one is busy)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.request = b"GET / HTTP/1.1\r\nHost: upstream\r\n\r\n"
+
+    async def call(self) -> bool:
+        """Whether the next service answered 2xx (its body read to the end)."""
+        try:
+            if self.idle:
+                reader, writer = self.idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            return False
+        try:
+            writer.write(self.request)
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            length = _content_length(head)
+            if length:
+                await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            return False
+        if b"\r\nconnection: close" in head:
+            writer.close()
+        else:
+            self.idle.append((reader, writer))
+        return head.startswith((b"http/1.1 2", b"http/1.0 2"))
+
+
 class HttpProtocol(asyncio.Protocol):
     """One connection: parse request heads (and bodies by Content-Length), answer in order."""
 
-    def __init__(self, response: bytes, delay_s: float) -> None:
+    def __init__(self, response: bytes, delay_s: float, upstream: Upstream | None = None) -> None:
         self.response = response
         self.delay_s = delay_s
+        self.upstream = upstream
+        self.last: asyncio.Future[None] | None = None
+        """The answer being prepared for the previous request (chain mode): answers go out
+        in the order the requests came, as HTTP/1.1 requires."""
         self.buffer = bytearray()
         self.body_left = 0
         self.transport: asyncio.Transport | None = None
@@ -69,15 +114,26 @@ class HttpProtocol(asyncio.Protocol):
             del self.buffer[: end + 4]
             self.body_left = _content_length(head)
             close = b"\r\nconnection: close" in head
-            if self.delay_s > 0:
+            if self.upstream is not None:
+                self.last = asyncio.ensure_future(self._forward(self.last, close))
+            elif self.delay_s > 0:
                 asyncio.get_running_loop().call_later(self.delay_s, self._respond, close)
             else:
                 self._respond(close)
 
-    def _respond(self, close: bool) -> None:
+    async def _forward(self, previous: asyncio.Future[None] | None, close: bool) -> None:
+        assert self.upstream is not None
+        ok = await self.upstream.call()
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
+        if previous is not None:
+            await previous
+        self._respond(close or not ok, self.response if ok else FAILED_UPSTREAM)
+
+    def _respond(self, close: bool, response: bytes | None = None) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write(self.response)
+        self.transport.write(self.response if response is None else response)
         if close:
             self.transport.close()
 
@@ -92,11 +148,19 @@ def _content_length(head: bytes) -> int:
     return int(value) if value.isdigit() else 0
 
 
-async def serve(host: str, port: int, payload_bytes: int, delay_s: float) -> None:
+async def serve(
+    host: str, port: int, payload_bytes: int, delay_s: float, upstream_port: int | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     response = build_response(payload_bytes)
+    # One pool per server: the chain's next hop is called over the same few connections.
+    upstream = Upstream(upstream_port) if upstream_port else None
     server = await loop.create_server(
-        lambda: HttpProtocol(response, delay_s), host, port, backlog=1024, reuse_address=True
+        lambda: HttpProtocol(response, delay_s, upstream),
+        host,
+        port,
+        backlog=1024,
+        reuse_address=True,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -113,9 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--payload-bytes", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--upstream", type=int, metavar="PORT", help="call the next service on 127.0.0.1:PORT"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.payload_bytes, args.delay_ms / 1000.0))
+        asyncio.run(
+            serve(args.host, args.port, args.payload_bytes, args.delay_ms / 1000.0, args.upstream)
+        )
     sys.exit(0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,46 @@ def test_it_finds_the_json_document_in_a_log_with_other_lines() -> None:
     assert json.loads(extract_json(log)) == {"a": {"b": [1, 2]}}
     with pytest.raises(ValueError, match="no JSON"):
         extract_json("no json here {oops\n")
+
+
+def test_a_chain_profile_deploys_one_server_per_service_and_loads_through_them_all(
+    api: FakeApiServer, cluster: FakeCluster, tmp_path: Path
+) -> None:
+    created: list[tuple[str, str, str]] = []
+    load_args: dict[str, list[str]] = {}
+    original = cluster._route
+
+    def spy(method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        found = re.search(r"/namespaces/([^/]+)/(\w+)$", path)
+        if method == "POST" and body and found:
+            ns, kind = found.groups()
+            created.append((ns.rsplit("-", 1)[-1], kind, body["metadata"]["name"]))
+            if body["metadata"]["name"] == "smp-load":
+                load_args[ns] = body["spec"]["template"]["spec"]["containers"][0]["args"]
+        return original(method, path, query, body)
+
+    cluster._route = spy  # type: ignore[method-assign]
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+    out = tmp_path / "bundle.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("run", "--profile", "http-chain-1k", "--kubeconfig", str(kubeconfig)),
+            *("--quiet", "--out", str(out), "--mesh", "istio"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    apps = ["smp-app-1", "smp-app-2", "smp-app-3"]
+    for phase in ("baseline", "mesh"):
+        assert [name for p, kind, name in created if p == phase and kind == "deployments"] == apps
+        assert [name for p, kind, name in created if p == phase and kind == "services"] == apps
+    # The load asks app 1 to fetch from app 2, which fetches from app 3's echo endpoint.
+    for ns, args in load_args.items():
+        url = args[-1]
+        hosts = [f"{app}.{ns}.svc.cluster.local:8080" for app in apps]
+        assert url == (
+            f"http://{hosts[0]}/fortio/fetch/{hosts[1]}/fortio/fetch/{hosts[2]}/echo?size=1024"
+        )
+    report = read_submission(out.read_bytes(), native_alone=True)
+    assert report.ok and report.bundle is not None
+    assert report.bundle.profile == "http-chain-1k"

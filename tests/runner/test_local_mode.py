@@ -3,6 +3,7 @@ scripts/ensure-system-packages.sh; a missing proxy fails these tests, it does no
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,10 +25,10 @@ from smp.submission import read_submission
 PHASE = ["--duration", "2s", "--warmup", "0.5s"]
 
 
-def run_local(tmp_path: Path, *extra: str) -> Bundle:
+def run_local(tmp_path: Path, *extra: str, profile: str = "http-100") -> Bundle:
     out = tmp_path / "bundle.json"
     result = CliRunner().invoke(
-        cli, ["run", "--profile", "http-100", "--local", "--quiet", "--out", str(out), *extra]
+        cli, ["run", "--profile", profile, "--local", "--quiet", "--out", str(out), *extra]
     )
     assert result.exit_code == 0, result.output
     assert f"wrote {out}: valid SMP bundle" in result.output
@@ -76,6 +77,58 @@ def test_a_local_run_through_haproxy_with_mtls_measures_the_proxies_overhead(
     bundle = run_local(tmp_path, "--proxy", "haproxy", "--mtls", *PHASE)
     assert_overhead_is_measured(bundle, "haproxy")
     assert bundle.mesh_config.mtls_enabled is True
+
+
+CHAIN_PHASE = ["--duration", "6s", "--warmup", "1s"]
+"""6,000 requests a phase at the profile's 1,000 rps: enough beyond p99 to score it."""
+
+
+def assert_the_chain_is_measured(bundle: Bundle, proxy: str) -> None:
+    baseline, mesh = bundle.runs
+    for run in (baseline, mesh):
+        assert run.profile_id == "http-chain-1k" and run.requested_qps == 1000
+        assert run.error_count == 0 and run.status_codes == {"200": run.request_count}
+        assert run.resources is not None
+        (apps,) = run.resources.workloads
+        assert (apps.name, apps.count) == ("app", 3)
+        assert (apps.cpu_mcores or 0) > 0
+    # Six proxies: one client and one server side for each of the three hops.
+    assert mesh.resources is not None and mesh.resources.sidecar is not None
+    assert mesh.resources.sidecar.count == 6 and (mesh.resources.sidecar.cpu_mcores or 0) > 0
+    assert baseline.resources is not None and baseline.resources.sidecar is None
+    # Every request crossed six proxies: the mesh run is slower than its baseline.
+    assert mesh.latencies_ms.p50 is not None and baseline.latencies_ms.p50 is not None
+    assert mesh.latencies_ms.p50 > baseline.latencies_ms.p50
+    topology = bundle.mesh_config.labels["local.topology"]
+    assert topology.count("server proxy") == 3 and "app-3" in topology
+    assert bundle.mesh_config.mesh_type == proxy
+
+
+def score_of(path: Path) -> dict[str, object]:
+    scored = CliRunner().invoke(cli, ["score", "--json", str(path)])
+    assert scored.exit_code == 0, scored.output
+    (entry,) = json.loads(scored.stdout)["runs"]
+    return dict(entry["meshmark"])
+
+
+@pytest.mark.slow
+def test_the_chain_profile_runs_locally_through_nginx(tmp_path: Path) -> None:
+    out = tmp_path / "bundle.json"
+    bundle = run_local(tmp_path, "--proxy", "nginx", *CHAIN_PHASE, profile="http-chain-1k")
+    assert_the_chain_is_measured(bundle, "nginx")
+    meshmark = score_of(out)
+    assert meshmark["scorable"] is True and 0 < float(str(meshmark["score"])) < 100
+
+
+@pytest.mark.slow
+def test_the_chain_profile_runs_locally_through_haproxy_with_mtls(tmp_path: Path) -> None:
+    out = tmp_path / "bundle.json"
+    bundle = run_local(
+        tmp_path, "--proxy", "haproxy", "--mtls", *CHAIN_PHASE, profile="http-chain-1k"
+    )
+    assert_the_chain_is_measured(bundle, "haproxy")
+    assert bundle.mesh_config.mtls_enabled is True
+    assert score_of(out)["scorable"] is True
 
 
 def test_a_missing_proxy_is_a_clear_error_naming_the_package(
