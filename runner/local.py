@@ -58,7 +58,7 @@ from smp.model import (
 from smp.profiles import Profile
 
 BUILTIN = "builtin"
-LOCAL_PROTOCOLS = ("http",)
+LOCAL_PROTOCOLS = ("http", "grpc")
 APP = "app"
 
 
@@ -82,6 +82,11 @@ def preflight(options: LocalOptions) -> None:
         raise click.ClickException(
             f"profile {profile.id} ({profile.protocol}) cannot run locally: the local mode "
             f"runs {', '.join(LOCAL_PROTOCOLS)} profiles. Run it on a cluster with --kubeconfig."
+        )
+    if profile.protocol == "grpc" and (profile.services > 2 or options.load_generator != BUILTIN):
+        raise click.ClickException(
+            f"profile {profile.id} (gRPC) runs locally as one service, with the built-in "
+            "generator (wrk and hey speak HTTP/1.1 only)"
         )
     find_binary(options.proxy)
     if options.mtls:
@@ -108,8 +113,9 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         workdir = Path(tempfile.mkdtemp(prefix="smp-runner-"))
         cleanup.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
         # Baseline: the load straight to the first application, each calling the next.
-        chain = _start_chain(apps, payload, workdir, cleanup, lambda i: None)
-        baseline_url = f"http://127.0.0.1:{chain[0][1]}/"
+        protocol = options.profile.protocol
+        chain = _start_chain(apps, payload, workdir, cleanup, lambda i: None, protocol=protocol)
+        baseline_url = _url(protocol, chain[0][1])
         where = "the application" if apps == 1 else f"a chain of {apps} applications"
         progress.step(f"baseline: straight to {where} at {baseline_url}")
         groups = {name: process.pid for name, _, process in chain}
@@ -126,14 +132,25 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         server_ports = [free_port() for _ in range(apps)]
         client_ports = [free_port() for _ in range(apps)]
         chain = _start_chain(
-            apps, payload, workdir, cleanup, lambda i: client_ports[i], last=chain[-1]
+            apps,
+            payload,
+            workdir,
+            cleanup,
+            lambda i: client_ports[i],
+            last=chain[-1],
+            protocol=protocol,
         )
         proxies = []
         for i, (_, app_port, _) in enumerate(chain):
             proxies.append(
                 _start_hop(
                     options,
-                    Hop(_proxy_name("server", i, apps), server_ports[i], app_port),
+                    Hop(
+                        _proxy_name("server", i, apps),
+                        server_ports[i],
+                        app_port,
+                        protocol=protocol,
+                    ),
                     workdir,
                     certs,
                     cleanup,
@@ -142,7 +159,12 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
             proxies.append(
                 _start_hop(
                     options,
-                    Hop(_proxy_name("client", i, apps), client_ports[i], server_ports[i]),
+                    Hop(
+                        _proxy_name("client", i, apps),
+                        client_ports[i],
+                        server_ports[i],
+                        protocol=protocol,
+                    ),
                     workdir,
                     certs,
                     cleanup,
@@ -150,7 +172,7 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
             )
         for hop, process in proxies:
             wait_for_port(process, hop.listen_port)
-        mesh_url = f"http://127.0.0.1:{client_ports[0]}/"
+        mesh_url = _url(protocol, client_ports[0])
         tls = " (mTLS between them)" if options.mtls else ""
         pairs = "two" if apps == 1 else f"{2 * apps}"
         progress.step(f"mesh: through {pairs} {options.proxy} proxies{tls} at {mesh_url}")
@@ -201,6 +223,10 @@ def _app_name(index: int, apps: int) -> str:
     return APP if apps == 1 else f"{APP}-{index + 1}"
 
 
+def _url(protocol: str, port: int) -> str:
+    return f"grpc://127.0.0.1:{port}" if protocol == "grpc" else f"http://127.0.0.1:{port}/"
+
+
 def _topology(apps: int) -> str:
     hops = [f"client proxy -> server proxy -> {_app_name(i, apps)}" for i in range(apps)]
     return " -> ".join(hops) + ", one machine"
@@ -213,6 +239,7 @@ def _start_chain(
     cleanup: Cleanup,
     upstream_of: Callable[[int], int | None],
     last: tuple[str, int, ManagedProcess] | None = None,
+    protocol: str = "http",
 ) -> list[tuple[str, int, ManagedProcess]]:
     """The applications, first to last, each started with the port it calls
     (``upstream_of(i)``, or the next application's own port when that is None; the
@@ -224,7 +251,8 @@ def _start_chain(
         if last is not None and i == apps - 1:
             chain.append(last)
             break
-        argv = [sys.executable, "-m", "runner.workload", "--port", str(ports[i])]
+        server = "runner.grpc_workload" if protocol == "grpc" else "runner.workload"
+        argv = [sys.executable, "-m", server, "--port", str(ports[i])]
         argv += ["--payload-bytes", str(payload)]
         if i < apps - 1:
             upstream = upstream_of(i + 1)

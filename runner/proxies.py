@@ -43,6 +43,8 @@ class Hop:
     """Terminates mTLS (the server-side proxy with --mtls)."""
     tls_out: bool = False
     """Originates mTLS (the client-side proxy with --mtls)."""
+    protocol: str = "http"
+    """``grpc``: HTTP/2 on both sides (h2c, or h2 over TLS), nginx's ``grpc_pass``."""
 
 
 def proxy_version(proxy: str) -> str | None:
@@ -59,7 +61,9 @@ def proxy_version(proxy: str) -> str | None:
 
 def render_nginx(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
     """nginx.conf for one hop; every path it writes to is inside ``workdir``."""
-    listen = f"listen 127.0.0.1:{hop.listen_port}{' ssl' if hop.tls_in else ''};"
+    grpc = hop.protocol == "grpc"
+    flags = (" ssl" if hop.tls_in else "") + (" http2" if grpc else "")
+    listen = f"listen 127.0.0.1:{hop.listen_port}{flags};"
     server_tls = ""
     if hop.tls_in:
         assert certs is not None
@@ -70,19 +74,29 @@ def render_nginx(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
     ssl_verify_client on;
     ssl_protocols TLSv1.3;
     ssl_session_cache shared:smp:1m;"""
+    # The same upstream TLS settings, spelled proxy_ssl_* or grpc_ssl_*.
+    prefix = "grpc" if grpc else "proxy"
     upstream_tls = ""
     if hop.tls_out:
         assert certs is not None
         upstream_tls = f"""
-      proxy_ssl_certificate {certs.client_crt};
-      proxy_ssl_certificate_key {certs.client_key};
-      proxy_ssl_trusted_certificate {certs.ca_crt};
-      proxy_ssl_verify on;
-      proxy_ssl_name {SERVER_NAME};
-      proxy_ssl_server_name on;
-      proxy_ssl_protocols TLSv1.3;
-      proxy_ssl_session_reuse on;"""
-    scheme = "https" if hop.tls_out else "http"
+      {prefix}_ssl_certificate {certs.client_crt};
+      {prefix}_ssl_certificate_key {certs.client_key};
+      {prefix}_ssl_trusted_certificate {certs.ca_crt};
+      {prefix}_ssl_verify on;
+      {prefix}_ssl_name {SERVER_NAME};
+      {prefix}_ssl_server_name on;
+      {prefix}_ssl_protocols TLSv1.3;
+      {prefix}_ssl_session_reuse on;"""
+    if grpc:
+        scheme = "grpcs" if hop.tls_out else "grpc"
+        forward = f"grpc_pass {scheme}://next_hop;"
+    else:
+        scheme = "https" if hop.tls_out else "http"
+        forward = (
+            f"proxy_pass {scheme}://next_hop;\n      proxy_http_version 1.1;\n"
+            '      proxy_set_header Connection "";'
+        )
     return f"""# smp-runner: {hop.name}
 daemon off;
 master_process on;
@@ -107,9 +121,7 @@ http {{
   server {{
     {listen}{server_tls}
     location / {{
-      proxy_pass {scheme}://next_hop;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";{upstream_tls}
+      {forward}{upstream_tls}
     }}
   }}
 }}
@@ -118,11 +130,15 @@ http {{
 
 def render_haproxy(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
     """haproxy.cfg for one hop."""
+    # gRPC is HTTP/2 on both sides: h2c in the clear, negotiated by ALPN over TLS.
+    h2 = hop.protocol == "grpc"
     bind = f"bind 127.0.0.1:{hop.listen_port}"
     if hop.tls_in:
         assert certs is not None
         bind += f" ssl crt {certs.server_pem} ca-file {certs.ca_crt} verify required"
-        bind += " ssl-min-ver TLSv1.3"
+        bind += " ssl-min-ver TLSv1.3" + (" alpn h2" if h2 else "")
+    elif h2:
+        bind += " proto h2"
     server = f"server hop 127.0.0.1:{hop.upstream_port}"
     if hop.tls_out:
         assert certs is not None
@@ -130,6 +146,9 @@ def render_haproxy(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
             f" ssl crt {certs.client_pem} ca-file {certs.ca_crt} verify required"
             f" sni str({SERVER_NAME}) verifyhost {SERVER_NAME} ssl-min-ver TLSv1.3"
         )
+        server += " alpn h2" if h2 else ""
+    elif h2:
+        server += " proto h2"
     return f"""# smp-runner: {hop.name}
 global
   nbthread {PROXY_WORKERS}

@@ -80,7 +80,7 @@ def test_a_local_run_through_haproxy_with_mtls_measures_the_proxies_overhead(
 
 
 CHAIN_PHASE = ["--duration", "6s", "--warmup", "1s"]
-"""6,000 requests a phase at the profile's 1,000 rps: enough beyond p99 to score it."""
+"""6,000 requests a phase at 1,000 rps (http-chain-1k, grpc-1k): enough beyond p99 to score."""
 
 
 def assert_the_chain_is_measured(bundle: Bundle, proxy: str) -> None:
@@ -143,10 +143,40 @@ def test_a_missing_proxy_is_a_clear_error_naming_the_package(
     assert "Traceback" not in result.output
 
 
-def test_profiles_that_need_a_cluster_are_refused_locally() -> None:
-    result = CliRunner().invoke(cli, ["run", "--profile", "grpc-1k", "--local", "--quiet"])
+def test_grpc_with_an_http_only_generator_is_refused_locally() -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "--profile", "grpc-1k", "--local", "--quiet", "--load-generator", "wrk"]
+    )
     assert result.exit_code == 1
-    assert "cannot run locally" in result.output
+    assert "wrk and hey speak HTTP/1.1 only" in result.output
+
+
+def assert_grpc_is_measured(bundle: Bundle, proxy: str) -> None:
+    baseline, mesh = bundle.runs
+    for run in (baseline, mesh):
+        assert (run.profile_id, run.protocol, run.requested_qps) == ("grpc-1k", "grpc", 1000)
+        assert run.actual_qps is not None and abs(run.actual_qps - 1000) <= 20
+        # Every call answered OK: gRPC's status names, not HTTP codes.
+        assert run.error_count == 0 and run.status_codes == {"OK": run.request_count}
+        assert run.resources is not None and (run.resources.workloads[0].cpu_mcores or 0) > 0
+    assert mesh.resources is not None and mesh.resources.sidecar is not None
+    assert mesh.resources.sidecar.count == 2 and (mesh.resources.sidecar.cpu_mcores or 0) > 0
+    assert bundle.mesh_config.mesh_type == proxy
+
+
+@pytest.mark.slow
+def test_the_grpc_profile_runs_locally_through_nginx(tmp_path: Path) -> None:
+    bundle = run_local(tmp_path, "--proxy", "nginx", *CHAIN_PHASE, profile="grpc-1k")
+    assert_grpc_is_measured(bundle, "nginx")
+    assert score_of(tmp_path / "bundle.json")["scorable"] is True
+
+
+@pytest.mark.slow
+def test_the_grpc_profile_runs_locally_through_haproxy_with_mtls(tmp_path: Path) -> None:
+    bundle = run_local(tmp_path, "--proxy", "haproxy", "--mtls", *CHAIN_PHASE, profile="grpc-1k")
+    assert_grpc_is_measured(bundle, "haproxy")
+    assert bundle.mesh_config.mtls_enabled is True
+    assert score_of(tmp_path / "bundle.json")["scorable"] is True
 
 
 def test_run_needs_exactly_one_place_to_run() -> None:
