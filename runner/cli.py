@@ -10,7 +10,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -318,6 +318,11 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the bundle (default: smp-<profile>-<mode>-<run id>.json).",
 )
+@click.option(
+    "--skip-certify",
+    is_flag=True,
+    help="Do not check the environment first (`certify`); the bundle records that it was skipped.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def run(
     profile_id: str | None,
@@ -335,6 +340,7 @@ def run(
     rate: float | None,
     connections: int | None,
     out: Path | None,
+    skip_certify: bool,
     quiet: bool,
 ) -> None:
     """Run a standard profile: a baseline phase, then a mesh phase; write an SMP bundle.
@@ -389,6 +395,18 @@ def run(
     progress: Progress = Progress() if quiet else ClickProgress()
     warmup_s = warmup if warmup is not None else float(profile.warmup_s)
     rate_rps = rate if rate is not None else float(profile.rps or 0)
+    checks = None
+    if not skip_certify:
+        checks = _certify(
+            progress.step,
+            local=local,
+            kubeconfig=kubeconfig,
+            context=context,
+            mesh=mesh,
+            prometheus=prometheus,
+            rps=rate_rps,
+            connections=connections or profile.connections,
+        )
     try:
         with sigterm_as_interrupt():
             if local:
@@ -446,6 +464,9 @@ def run(
             "--connections": str(connections) if connections is not None else None,
         },
     )
+    from runner.certify import as_labels
+
+    bundle.labels.update(as_labels(checks))
     run_id = bundle.labels.get("run_id", "run")
     path = out or default_output_path(profile.id, "local" if local else "kubernetes", run_id)
     write_bundle(bundle, path)
@@ -453,6 +474,101 @@ def run(
 
     for line in summary_lines(bundle, path):
         click.echo(line)
+
+
+def _checks(
+    *,
+    local: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    mesh: str,
+    prometheus: str | None,
+    rps: float,
+    connections: int,
+) -> list[Any]:
+    """Every check of ``certify`` for this machine (``local``) or cluster."""
+    from runner import certify
+
+    if local:
+        return certify.certify_local(rps, connections)
+    from runner.cluster import Cluster, resolve_mesh
+
+    cluster = Cluster.connect(str(kubeconfig), context)
+    chosen = mesh if mesh != "auto" else resolve_mesh(cluster, "auto")[0].name
+    return certify.certify_cluster(cluster, chosen, rps, prometheus)
+
+
+def _certify(echo: Any, **where: Any) -> list[Any]:
+    """:func:`_checks`, printed; ClickException when one failed (``run`` stops there)."""
+    from runner import certify
+
+    echo("certify: checking the environment first (about 10 s; --skip-certify skips it)")
+    checks = _checks(**where)
+    for line in certify.render(checks):
+        echo(line)
+    if certify.summary(checks) == certify.FAIL:
+        failed = "; ".join(f"{c.name}: {c.reason}" for c in checks if c.status == certify.FAIL)
+        raise click.ClickException(
+            f"the environment failed certification ({failed}); a run here would not measure "
+            "what the profile claims (--skip-certify runs anyway, and the bundle says so)"
+        )
+    return checks
+
+
+@cli.command()
+@click.option("--profile", "profile_id", metavar="ID", required=True, help="Profile to run.")
+@click.option("--local", is_flag=True, help="Check this machine for local mode.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Check this cluster.")
+@click.option("--context", help="kubeconfig context (default: the current one).")
+@click.option(
+    "--mesh",
+    type=click.Choice(["istio", "linkerd", "cilium", "kuma", "consul", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Cluster: the mesh whose control plane must be ready.",
+)
+@click.option("--prometheus", metavar="URL", help="Cluster: the Prometheus the run would read.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def certify(
+    profile_id: str,
+    local: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    mesh: str,
+    prometheus: str | None,
+    as_json: bool,
+) -> None:
+    """Check that this machine or cluster can run a profile, before a run is spent on it.
+
+    Each check answers pass, warn or fail with its reason: cores for the
+    profile's rate, calibration stable over repeated probes, CPU steal and
+    load, the frequency governor, free memory and the generator holding the
+    rate (locally); nodes, the mesh's control plane, the metrics source and
+    node clocks (on a cluster). Exits 1 when a check fails. `run` performs the
+    same checks first unless --skip-certify.
+    """
+    from runner import certify as checks_of
+
+    if local == bool(kubeconfig):
+        raise click.UsageError("choose what to check: --local or --kubeconfig PATH")
+    refuse_ignored_options(click.get_current_context(), local=local)
+    profile = _profile(profile_id)
+    checks = _checks(
+        local=local,
+        kubeconfig=kubeconfig,
+        context=context,
+        mesh=mesh,
+        prometheus=prometheus,
+        rps=float(profile.rps or 0),
+        connections=profile.connections,
+    )
+    if as_json:
+        click.echo(json.dumps(checks_of.as_json(checks), indent=2))
+    else:
+        for line in checks_of.render(checks):
+            click.echo(line)
+    if checks_of.summary(checks) == checks_of.FAIL:
+        sys.exit(EXIT_INVALID)
 
 
 @cli.command()

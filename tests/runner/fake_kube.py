@@ -9,6 +9,7 @@ kubeconfig file, so the runner's client code runs for real.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -71,7 +72,31 @@ class FakeCluster:
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     metrics_calls: int = 0
+    nodes_ready: int = 3
+    """How many of the nodes report Ready (the rest NotReady), as the kubelet does."""
+    clock_offset_s: float = 0.0
+    """How far the nodes' clocks are from this machine's: their heartbeat times move by it."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _nodes(self) -> list[dict[str, Any]]:
+        beat = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.clock_offset_s - 5)
+        stamp = beat.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return [
+            {
+                **node,
+                "status": {
+                    **node["status"],
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True" if i < self.nodes_ready else "False",
+                            "lastHeartbeatTime": stamp,
+                        }
+                    ],
+                },
+            }
+            for i, node in enumerate(NODES)
+        ]
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self.lock:
@@ -82,7 +107,7 @@ class FakeCluster:
         if method == "GET" and path == "/version":
             return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.2"}
         if method == "GET" and path == "/api/v1/nodes":
-            return 200, {"kind": "NodeList", "items": NODES}
+            return 200, {"kind": "NodeList", "items": self._nodes()}
         if path == "/api/v1/namespaces":
             if method == "POST":
                 name = body["metadata"]["name"]

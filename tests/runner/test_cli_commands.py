@@ -21,6 +21,7 @@ COMMANDS = [
     ["run"],
     ["score"],
     ["submit"],
+    ["certify"],
 ]
 
 
