@@ -11,6 +11,7 @@ BENCHES = (
     "bench.bench_scale",  # the longest: grows a corpus to 1M results (about an hour here)
     "bench.bench_pages",  # the same corpus again, for the mesh, cost, results and token pages
     "bench.bench_loadgen",
+    "bench.bench_repeatability",  # 5 local http-1k runs per proxy configuration
     "bench.bench_calibration",
     "bench.bench_gunicorn",
     "bench.bench_slow_clients",

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 
+from ingest import normalize
 from ingest.models import (
     Environment,
     LeaderboardEntry,
@@ -83,6 +84,7 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
             "result__created_at",
             "result__is_listed",
             "result__ranked",
+            "result__certification",
             "result__mesh_config_id",
             "result__submission_id",
             "result__profile__id",
@@ -115,6 +117,7 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
                 environment_id=result.environment.id,
                 submission_id=result.submission_id,
                 kubernetes_version=result.environment.kubernetes_version,
+                certified=result.certification in normalize.CERTIFIED,
                 value=score.score,
                 added_p99_ms=score.added_p99_ms,
                 cpu_mcores_per_1k_rps=score.cpu_mcores_per_1k_rps,
@@ -166,13 +169,14 @@ def entries_sync_all(*, version: str) -> int:
         INSERT INTO {entry.db_table} (
             score_id, result_id, formula_version, profile_id, profile_version, protocol,
             environment_class, mesh_config_id, complete, organization_id, environment_id,
-            submission_id, kubernetes_version, value, added_p99_ms, cpu_mcores_per_1k_rps,
-            mem_mb_per_proxy, normalized, listed, is_outlier, created_at)
+            submission_id, kubernetes_version, certified, value, added_p99_ms,
+            cpu_mcores_per_1k_rps, mem_mb_per_proxy, normalized, listed, is_outlier, created_at)
         SELECT s.id, r.id, s.formula_version, r.profile_id, p.version, p.protocol,
             e.environment_class, r.mesh_config_id,
             NOT EXISTS (SELECT 1 FROM jsonb_each(s.classes) c WHERE c.value = 'null'::jsonb),
             r.organization_id, r.environment_id, r.submission_id, e.kubernetes_version,
-            s.score, s.added_p99_ms, s.cpu_mcores_per_1k_rps, s.mem_mb_per_proxy, s.normalized,
+            r.certification = ANY(%s), s.score, s.added_p99_ms, s.cpu_mcores_per_1k_rps,
+            s.mem_mb_per_proxy, s.normalized,
             r.is_listed AND r.ranked AND o.is_listed AND sub.status = 'accepted', false,
             r.created_at
         FROM {score.db_table} s
@@ -185,7 +189,7 @@ def entries_sync_all(*, version: str) -> int:
         ON CONFLICT (score_id) DO UPDATE SET {updated}
     """  # noqa: S608 - table and column names come from the models; the value is a parameter
     with connection.cursor() as cursor:
-        cursor.execute(sql, [version])
+        cursor.execute(sql, [list(normalize.CERTIFIED), version])
         return int(cursor.rowcount)
 
 

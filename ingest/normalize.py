@@ -240,3 +240,25 @@ def run_values(run: PerformanceTestResult) -> dict[str, Any]:
             {"start_ms": b.start_ms, "end_ms": b.end_ms, "count": b.count} for b in run.histogram
         ],
     }
+
+
+CERTIFICATION_STATUSES = ("pass", "warn", "skipped")
+"""What a bundle's ``certify.status`` label may say (``fail`` stops the run: no bundle)."""
+CERTIFIED = ("pass", "warn")
+"""Statuses a board's "certified runs" filter keeps: no check of the environment failed."""
+
+
+def certification_values(labels: dict[str, str]) -> dict[str, Any]:
+    """The Result columns of smp-runner's ``certify`` outcome, from the bundle's labels:
+    ``certify.status`` and one ``certify.<check>`` label of ``"<status>: <reason>"`` each.
+    A status the runner never writes is not believed ("")."""
+    status = labels.get("certify.status", "")
+    if status not in CERTIFICATION_STATUSES:
+        return {"certification": "", "certification_checks": []}
+    checks = []
+    for key, value in sorted(labels.items()):
+        if key.startswith("certify.") and key != "certify.status":
+            check_status, _, reason = value.partition(": ")
+            checks.append({"name": key.removeprefix("certify."), "status": check_status,
+                           "reason": reason})  # fmt: skip
+    return {"certification": status, "certification_checks": checks}

@@ -326,6 +326,7 @@ def _store_results(verdicts: list[_Verdict]) -> None:
                 smp=smp_doc,
                 **normalize.run_values(run),
                 **normalize.resource_values(run, bundle.mesh_config, bundle.environment),
+                **normalize.certification_values(bundle.labels),
             )
             if run.role == "baseline":
                 baselines.setdefault(i, row)

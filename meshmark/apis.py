@@ -110,6 +110,8 @@ class ResultOutputSerializer(serializers.ModelSerializer):
             "ranked",
             "unranked_reason",
             "admission",
+            "certification",
+            "certification_checks",
             "load_generator",
             "load_generator_version",
             "protocol",

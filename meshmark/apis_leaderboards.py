@@ -34,6 +34,7 @@ LEADERBOARD_PARAMETERS = [
         ("kubernetes_version", "Kubernetes minor version, e.g. 1.30"),
         ("since", "first day, YYYY-MM-DD"),
         ("until", "last day, YYYY-MM-DD"),
+        ("certified", "true: only runs whose environment passed smp-runner certify"),
         ("format", "csv for a CSV download"),
     ]
 ]

@@ -29,7 +29,7 @@ from scoring.stats import compare as compare_samples
 from scoring.stats import ties
 
 ROW_FILTERS = ("mesh", "mtls", "min_version", "max_version")
-ENTRY_FILTERS = ("kubernetes_version", "since", "until")
+ENTRY_FILTERS = ("kubernetes_version", "since", "until", "certified")
 PERCENTILES = ("p50", "p90", "p99", "p999")
 
 
@@ -223,6 +223,9 @@ def _rows(profile: Profile, env_class: str, version: str, filters: dict[str, str
         entries = entries.filter(created_at__date__gte=_date("since", value))
     if value := filters.get("until"):
         entries = entries.filter(created_at__date__lte=_date("until", value))
+    if (value := filters.get("certified")) and _bool("certified", value):
+        # Runs whose environment passed smp-runner's certify (docs/meshmark.md, section 9).
+        entries = entries.filter(certified=True)
     grouped: dict[tuple[int, bool], list[tuple[Any, ...]]] = {}
     for config_id, complete, *columns in entries.order_by("pk").values_list(
         "mesh_config_id", "complete", *ENTRY_COLUMNS

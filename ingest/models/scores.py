@@ -94,6 +94,8 @@ class LeaderboardEntry(RowKeyed):
     environment_id = models.BigIntegerField()
     submission_id = models.UUIDField()
     kubernetes_version = models.CharField(max_length=32, blank=True)
+    # The environment passed smp-runner's certify (pass or warn) before the run.
+    certified = models.BooleanField(default=False)
     value = models.FloatField()
     added_p99_ms = models.FloatField(null=True)
     cpu_mcores_per_1k_rps = models.FloatField(null=True)

@@ -241,6 +241,10 @@ class Result(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="results")
     environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="results")
+    # What smp-runner's `certify` said of the environment before the run (the bundle's
+    # `certify.status` label): pass, warn, skipped, or "" when the bundle does not say.
+    certification = models.CharField(max_length=8, blank=True, default="")
+    certification_checks = models.JSONField(default=list, blank=True)
     mesh_config = models.ForeignKey(MeshConfig, on_delete=models.PROTECT, related_name="results")
     baseline = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="mesh_runs"
