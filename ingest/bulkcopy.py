@@ -40,3 +40,27 @@ def copy_rows(model: type[Model], objects: list[Any]) -> None:
                 copy.write_row(
                     [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
                 )
+
+
+def insert_unless(obj: Any, *, condition: str, params: list[Any]) -> bool:
+    """``INSERT`` this unsaved object in one statement, unless the SQL ``condition`` holds or
+    a unique constraint finds it already stored (``ON CONFLICT DO NOTHING``). True when it
+    was inserted. Outside a transaction the statement commits by itself: one round trip
+    where a look-up, then BEGIN, INSERT and COMMIT took four."""
+    model = type(obj)
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    marks = ", ".join(["%s"] * len(values))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {marks}"
+            f" WHERE NOT ({condition}) ON CONFLICT DO NOTHING RETURNING 1",
+            [*values, *params],
+        )
+        inserted = cursor.fetchone() is not None
+    if inserted:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return inserted
