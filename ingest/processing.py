@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ingest import conformance, leaderboards, normalize, scores
-from ingest.bulkcopy import assign_ids, copy_rows
+from ingest.bulkcopy import assign_ids, copy_rows, update_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
 from ingest.reading import read_fully
 from scoring.admission import Admission, admit
@@ -384,9 +384,11 @@ def _finish_all(verdicts: list[_Verdict]) -> None:
         submission.errors = [p.as_dict() for p in verdict.errors]
         submission.warnings = [p.as_dict() for p in verdict.warnings]
         submission.processed_at = now
-    Submission.objects.bulk_update(
-        [v.submission for v in verdicts], ["status", "errors", "warnings", "processed_at"]
-    )
+    fields = ["status", "errors", "warnings", "processed_at"]
+    if connection.vendor == "postgresql":
+        update_rows(Submission, [v.submission for v in verdicts], fields)
+    else:
+        Submission.objects.bulk_update([v.submission for v in verdicts], fields)
 
 
 def submission_finish(
