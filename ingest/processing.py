@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ingest import conformance, leaderboards, normalize, scores
-from ingest.bulkcopy import assign_ids, copy_rows
+from ingest.bulkcopy import assign_ids, copy_rows, update_rows
 from ingest.models import Environment, MeshConfig, Profile, Result, Submission
 from ingest.reading import read_fully
 from scoring.admission import Admission, admit
@@ -78,14 +78,18 @@ BACKLOG_BATCH = 50
 """Submissions one worker task takes at most when others are waiting (see below)."""
 
 
-def submission_process_with_backlog(*, submission_id: Any) -> list[Submission]:
+def submission_process_with_backlog(
+    *, submission_id: Any, more_waiting: Callable[[Any], None] | None = None
+) -> list[Submission]:
     """Process this submission, and with it the oldest others still waiting, as one batch.
 
-    Under load the queue holds one message per upload; taking up to
+    Under load uploads wait faster than they are processed; taking up to
     BACKLOG_BATCH waiting submissions per task turns per-submission overhead
     (claim, commits, scoring and entry writes, row refresh) into per-batch
-    overhead. The others' own messages then find them done and return at once.
-    Idle, it is the single submission alone, so latency does not change.
+    overhead. Idle, it is the single submission alone, so latency does not change.
+    When a full batch leaves others waiting, ``more_waiting`` is called with one of
+    them once this batch is claimed (the task queues the next task there, so another
+    worker takes the next batch while this one is processed: see ingest.queueing).
     """
     waiting = list(
         Submission.objects.filter(status=Submission.Status.RECEIVED)
@@ -93,7 +97,20 @@ def submission_process_with_backlog(*, submission_id: Any) -> list[Submission]:
         .order_by("received_at")
         .values_list("pk", flat=True)[: BACKLOG_BATCH - 1]
     )
-    return submissions_process(submission_ids=[submission_id, *waiting])
+    ids = submissions_claim(submission_ids=[submission_id, *waiting])
+    if more_waiting is not None and len(waiting) == BACKLOG_BATCH - 1:
+        left = (
+            Submission.objects.filter(status=Submission.Status.RECEIVED)
+            .order_by("received_at")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if left is not None:
+            more_waiting(left)
+    if not ids:
+        return []
+    claimed = list(Submission.objects.filter(pk__in=ids).order_by("received_at"))
+    return _process_claimed(claimed)
 
 
 def submissions_process(
@@ -368,9 +385,11 @@ def _finish_all(verdicts: list[_Verdict]) -> None:
         submission.errors = [p.as_dict() for p in verdict.errors]
         submission.warnings = [p.as_dict() for p in verdict.warnings]
         submission.processed_at = now
-    Submission.objects.bulk_update(
-        [v.submission for v in verdicts], ["status", "errors", "warnings", "processed_at"]
-    )
+    fields = ["status", "errors", "warnings", "processed_at"]
+    if connection.vendor == "postgresql":
+        update_rows(Submission, [v.submission for v in verdicts], fields)
+    else:
+        Submission.objects.bulk_update([v.submission for v in verdicts], fields)
 
 
 def submission_finish(

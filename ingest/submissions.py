@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ingest import processing, tasks
-from ingest.bulkcopy import copy_rows
+from ingest.bulkcopy import copy_rows, insert_unless
 from ingest.models import ApiToken, Organization, Submission
 from ingest.reading import read_at_door, read_conformance_at_door
 from ingest.tokens import Actor, actor_user
@@ -121,22 +121,39 @@ def submission_create(
         reading = read_conformance_at_door(body=body, content_type=content_type)
     else:
         reading = read_at_door(body=body, content_type=content_type)
+
+    def build(refusal: Refusal | None = None) -> Submission:
+        submission = submission_build(
+            organization=organization,
+            body=body,
+            content_type=content_type,
+            reading=reading,
+            refusal=refusal,
+            token=token,
+            user=user,
+            idempotency_key=idempotency_key,
+            source=source,
+        )
+        submission.kind = kind
+        return submission
+
+    if reading.ok and connection.vendor == "postgresql":
+        # The usual case, a new body, in one statement: stored unless another organization
+        # already published these bytes or this one sent them (or this key) before; those
+        # cases take the path below, which says which it is.
+        submission = build()
+        if insert_unless(
+            submission,
+            condition=_PUBLISHED_ELSEWHERE,
+            params=[reading.digest, Submission.Status.ACCEPTED, organization.pk],
+        ):
+            transaction.on_commit(functools.partial(tasks.enqueue, submission.pk))
+            return submission, True
     existing, elsewhere = _same_content(organization, reading.digest, idempotency_key)
     if existing is not None:
         return existing, False
     refusal = door_refusal(reading=reading, original=elsewhere)
-    submission = submission_build(
-        organization=organization,
-        body=body,
-        content_type=content_type,
-        reading=reading,
-        refusal=refusal,
-        token=token,
-        user=user,
-        idempotency_key=idempotency_key,
-        source=source,
-    )
-    submission.kind = kind
+    submission = build(refusal)
     try:
         with transaction.atomic():
             submission.save(force_insert=True)
@@ -152,6 +169,13 @@ def submission_create(
     if refusal is not None:
         raise SubmissionRefused(submission, status=refusal.status)
     return submission, True
+
+
+_PUBLISHED_ELSEWHERE = (
+    "EXISTS (SELECT 1 FROM ingest_submission WHERE content_digest = %s AND status = %s"
+    " AND organization_id <> %s)"
+)
+"""What :func:`_same_content` calls ``other``: the bytes accepted under another organization."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import shared_task
 
-from ingest import leaderboards, processing, scores, selectors
+from ingest import leaderboards, processing, queueing, scores, selectors
 from scoring import FORMULA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,12 @@ PROCESSING: dict[str, Any] = {
 
 @shared_task(name="ingest.process_submission", time_limit=300, soft_time_limit=240, **PROCESSING)
 def process_submission(submission_id: str) -> None:
-    """One upload, batched with whatever else is waiting (see submission_process_with_backlog)."""
-    processing.submission_process_with_backlog(submission_id=submission_id)
+    """One upload, batched with whatever else is waiting (see submission_process_with_backlog).
+
+    Started, it lets the next upload queue a task again (ingest.queueing) before it reads
+    the backlog, so an upload is either in this batch or queues one of its own."""
+    queueing.waiting_release(process_submission.app.conf)
+    processing.submission_process_with_backlog(submission_id=submission_id, more_waiting=enqueue)
 
 
 @shared_task(name="ingest.process_submissions", time_limit=600, soft_time_limit=540, **PROCESSING)
@@ -44,12 +48,15 @@ def process_submissions(submission_ids: list[str]) -> None:
 def sweep_submissions(older_than_s: int | None = None) -> int:
     """Periodic: queue again the submissions stuck in ``received`` (their message was lost:
     the broker was down at commit time) or ``processing`` (their worker died); the claim
-    makes a second delivery harmless. Returns how many were queued."""
-    count = 0
-    for submission_id in selectors.submissions_stuck(older_than_s=older_than_s):
-        enqueue(submission_id)
-        count += 1
-    return count
+    makes a second delivery harmless. One message per BACKLOG_BATCH of them, then one
+    single-upload task (as an upload would queue it) for what arrived since. Returns how
+    many were queued."""
+    stuck = list(selectors.submissions_stuck(older_than_s=older_than_s))
+    for start in range(0, len(stuck), processing.BACKLOG_BATCH):
+        enqueue_batch(stuck[start : start + processing.BACKLOG_BATCH])
+    if stuck:
+        enqueue(stuck[0])
+    return len(stuck)
 
 
 @shared_task(name="meshmark.rescore_batch", acks_late=True, time_limit=600, soft_time_limit=540)
@@ -79,12 +86,17 @@ def rebuild_leaderboards() -> int:
 
 
 def enqueue(submission_id: Any) -> None:
-    """Queue one submission's processing. A broker outage must not fail the upload: the
+    """Queue one submission's processing, unless a task is already waiting that will take it
+    with its backlog (ingest.queueing). A broker outage must not fail the upload: the
     submission is already stored, and the periodic sweep queues it once the broker is back."""
+    conf = process_submission.app.conf
+    if not queueing.waiting_claim(conf):
+        return
     try:
         process_submission.delay(str(submission_id))
     except Exception:  # kombu/redis raise many kinds of connection errors
-        if process_submission.app.conf.task_always_eager:
+        queueing.waiting_release(conf)
+        if conf.task_always_eager:
             raise
         logger.warning("could not queue submission %s; the sweep will retry", submission_id)
 

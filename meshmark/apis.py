@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -29,7 +30,7 @@ from ingest.apis import read_body
 from ingest.models import Result, Score
 from ingest.normalize import RESOURCE_COLUMNS
 from ingest.reading import read_fully
-from meshmark import exports
+from meshmark import exports, pagecache
 from meshmark.exports import results_csv
 from meshmark.pagination import CappedPagination
 from meshmark.problems import problem_response
@@ -270,10 +271,19 @@ class ResultListApi(APIView):
                 return problem_response(400, message, [Problem("limit", "filter", message)])
             limit = min(int(text), CSV_LIMIT)
             return results_csv(ResultOutputSerializer(qs[:limit], many=True).data)
-        paginator = CappedPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        data = ResultOutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
+
+        def page() -> Any:
+            paginator = CappedPagination()
+            rows = paginator.paginate_queryset(qs, request, view=self)
+            return paginator.get_paginated_response(
+                ResultOutputSerializer(rows, many=True).data
+            ).data
+
+        # The same page for everyone until a result, a score or a moderation decision is
+        # added (as /results): served from the cache under that state and the full URL.
+        state = pagecache.listing_state()
+        key = pagecache.page_key("api-results", request.build_absolute_uri(), state)
+        return pagecache.cached_json(key, settings.LEADERBOARD_CACHE_S, page)
 
 
 EXPORT_FORMATS = {"smp-json", "smp-yaml"}

@@ -16,7 +16,9 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.utils.safestring import SafeString, mark_safe
+from rest_framework.renderers import JSONRenderer
 
 from ingest.models import AuditEvent, Result, Score
 
@@ -42,6 +44,16 @@ def cached_parts(key: str, timeout: int, build: Callable[[], dict[str, Any]]) ->
         parts = build()
         cache.set(key, parts, timeout)
     return dict(parts)
+
+
+def cached_json(key: str, timeout: int, build: Callable[[], Any]) -> HttpResponse:
+    """An API answer whose JSON is the same for everyone while its state holds: rendered once
+    per ``key`` (serializing a page of 100 results cost more than reading it), then served."""
+    body = cache.get(key)
+    if body is None:
+        body = JSONRenderer().render(build())
+        cache.set(key, body, timeout)
+    return HttpResponse(body, content_type="application/json")
 
 
 def listing_state() -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ def _submission_row(org_id: int, token_id: int, body: bytes) -> tuple[Any, ...]:
     digest = hashlib.sha256(body).hexdigest()
     return (
         uuid.uuid4(), org_id, token_id, "api", body, "application/json", len(body), digest,
-        digest, "smp", "received", "[]", "[]", 0, dt.datetime.now(dt.UTC),
+        digest, "smp", "received", "[]", "[]", 0, dt.datetime.now(dt.UTC), "smp",
     )  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def plain_inserts(db_url: str, bodies: list[bytes]) -> float:
         for body in bodies:
             conn.execute(
                 f"INSERT INTO bench_submission_copy ({SUBMISSION_COLUMNS})"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 _submission_row(org_id, token_id, body),
             )
             conn.commit()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-BENCH_DB = "meshmark_bench_ingest"
+import os
+
+BENCH_DB = os.environ.get("BENCH_INGEST_DB", "meshmark_bench_ingest")
 BROKER = "redis://127.0.0.1:6379/9"
 ORG = "bench"
 MARK = "@@BENCH@@"
 POLL_S = 0.05
 SUBMISSION_COLUMNS = (
     "id, organization_id, token_id, source, raw, content_type, size, sha256, content_digest,"
-    " detected_format, status, errors, warnings, attempts, received_at"
+    " detected_format, status, errors, warnings, attempts, received_at, kind"
 )
 
 # Targets of the issue.

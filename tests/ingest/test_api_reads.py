@@ -64,12 +64,17 @@ def test_a_bad_filter_is_a_clear_400(corpus: list[str]) -> None:
 def test_listing_results_costs_a_fixed_number_of_queries(
     corpus: list[str], django_assert_max_num_queries: Callable[..., Any]
 ) -> None:
-    with django_assert_max_num_queries(3) as queries:
+    # The listing's state (newest result, score, audit event), the count, the page, its scores.
+    with django_assert_max_num_queries(4) as queries:
         response = Client().get("/api/v1/results", {"limit": 100})
     assert response.json()["count"] == 6
     # A run's document and histogram are most of its row and none of the list's.
     listed = next(q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"])
     assert '"smp"' not in listed and '"histogram"' not in listed
+    # Asked again while nothing changed: the state alone, and the same answer.
+    with django_assert_max_num_queries(1):
+        again = Client().get("/api/v1/results", {"limit": 100})
+    assert again.content == response.content
     for format in ({}, {"format": "csv"}):
         full = Client().get("/api/v1/results", format | {"limit": 100})
         assert full.status_code == 200
@@ -87,6 +92,30 @@ def test_unlisted_results_and_organizations_leave_the_public_list(
     assert Client().get("/api/v1/results").json()["count"] == 0
     result.refresh_from_db()
     assert result.unlisted_reason == "duplicate run"  # kept, not deleted
+
+
+def test_a_cached_list_moves_with_new_results_and_moderation(
+    corpus: list[str],
+    org: Organization,
+    api: Client,
+    bundle_factory: Callable[..., dict[str, Any]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    def count() -> int:
+        return int(Client().get("/api/v1/results", {"limit": 100}).json()["count"])
+
+    assert count() == 6
+    assert count() == 6  # served from the cache
+    result = Result.objects.filter(role="mesh").first()
+    assert result is not None
+    moderation.result_set_listed(result=result, listed=False, reason="duplicate run", actor=None)
+    assert count() == 5
+    mesh = {"mesh_type": "linkerd", "mesh_version": "2.17.0", "mtls_enabled": False}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_json(api, bundle_factory(mesh_config=mesh)).status_code == 202
+    assert count() == 7
+    page = Client().get("/api/v1/results", {"limit": 1}).json()
+    assert len(page["results"]) == 1 and page["count"] == 7  # the URL is part of the key
 
 
 def test_unlisting_needs_a_reason(corpus: list[str]) -> None:

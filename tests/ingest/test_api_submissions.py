@@ -387,9 +387,9 @@ def test_a_malformed_bundle_is_answered_400_naming_the_field_not_415(api: Client
 def test_an_upload_costs_the_same_queries_whoever_issued_the_token(
     org: Organization, django_assert_num_queries: Callable[..., Any]
 ) -> None:
-    # The token with its organization and creator, the same-content check, and the insert
-    # in its transaction (a savepoint and its release inside the test's own); the queue
-    # publish is Redis.
+    # The token with its organization and creator, and one INSERT that checks for the same
+    # content itself (ON CONFLICT, and a NOT EXISTS for another organization's): no
+    # separate look-up, no transaction of its own. The queue publish is Redis.
     from django.contrib.auth.models import User
 
     creator = User.objects.create_user("ana")
@@ -399,6 +399,6 @@ def test_an_upload_costs_the_same_queries_whoever_issued_the_token(
     from tests.factories import make_bundle
 
     doc = make_bundle()
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(2):
         response = api.post("/api/v1/submissions", data=doc, content_type="application/json")
     assert response.status_code == 202, response.content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -158,3 +159,54 @@ def test_a_bulk_upload_is_processed_in_batches_by_real_workers(
         time.sleep(0.1)
     assert not PendingRefresh.objects.exists()
     assert sum(LeaderboardRow.objects.values_list("results", flat=True)) == 119
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_burst_of_single_uploads_queues_one_task_and_leaves_no_no_ops(
+    broker: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from ingest import processing
+
+    org = tokens.organization_create(slug="acme")
+    _, secret = tokens.token_issue(organization=org)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    queue = redis.Redis.from_url(broker)
+    burst = 2 * processing.BACKLOG_BATCH + 20
+    ids = []
+    for i in range(burst):
+        response = post_json(client, make_bundle(labels={"n": str(i)}))
+        assert response.status_code == 202, response.content
+        ids.append(response.json()["id"])
+    # No worker yet: the first upload queued a task, the others found it waiting.
+    assert queue.llen("celery") == 1
+
+    request.getfixturevalue("worker")
+    statuses = _wait_until_done(ids, tmp_path / "worker.log")
+    assert set(statuses.values()) == {"accepted"}
+    assert Result.objects.count() == 2 * burst
+    assert Submission.objects.filter(attempts=1).count() == burst
+    # Each task took a full batch and queued the next while others waited: three tasks,
+    # none finding its work done, and nothing left queued behind them.
+    deadline = time.monotonic() + 10
+    log = tmp_path / "worker.log"
+    received = re.compile(r"Task ingest\.process_submission\[[^\]]+\] received")
+    while log.read_text().count("succeeded in") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(received.findall(log.read_text())) == 3, log.read_text()[-3000:]
+    assert queue.llen("celery") == 0
+    assert not queue.exists("meshmark:ingest:processing-task-waiting")
+
+
+def test_the_waiting_task_key_lets_one_publisher_in_until_released(broker: str) -> None:
+    from ingest import queueing
+
+    assert queueing.waiting_claim(app.conf) is True
+    assert queueing.waiting_claim(app.conf) is False
+    ttl = redis.Redis.from_url(broker).ttl(queueing.KEY)
+    assert 0 < ttl <= queueing.KEY_TTL_S
+    queueing.waiting_release(app.conf)
+    assert queueing.waiting_claim(app.conf) is True
+    app.conf.task_always_eager = True  # no broker in between: every upload publishes
+    assert queueing.waiting_claim(app.conf) is True
+    assert queueing.waiting_claim(app.conf) is True
