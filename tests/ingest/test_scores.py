@@ -93,10 +93,15 @@ def test_listing_results_with_scores_costs_a_fixed_number_of_queries(
 ) -> None:
     for i in range(4):
         process_bundle(org, make_bundle(labels={"n": str(i)}))
-    with django_assert_max_num_queries(3):
+    # Uncached: the listing's state (the cache key), the count, the page with its scores.
+    with django_assert_max_num_queries(4):
         body = Client().get("/api/v1/results", {"role": "mesh"}).json()
     assert body["count"] == 4
     assert all(r["meshmark"]["score"] is not None for r in body["results"])
+    # Again, while nothing changed: the state alone, and the same answer from the cache.
+    with django_assert_max_num_queries(1):
+        again = Client().get("/api/v1/results", {"role": "mesh"}).json()
+    assert again == body
 
 
 def test_the_preview_scores_a_bundle_without_storing_anything(org: Organization) -> None:
