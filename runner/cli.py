@@ -207,6 +207,7 @@ ONLY_ON_A_CLUSTER = {
 }
 ONLY_LOCAL = {
     "proxy": "--proxy: on a cluster the mesh's own proxies carry the traffic",
+    "generator_processes": "--generator-processes: the cluster's generator is fortio or nighthawk",
 }
 
 
@@ -319,6 +320,13 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
     help="Where to write the bundle (default: smp-<profile>-<mode>-<run id>.json).",
 )
 @click.option(
+    "--generator-processes",
+    type=click.IntRange(min=1, max=16),
+    default=1,
+    show_default=True,
+    help="Local: processes of the built-in generator sharing the schedule (for high rates).",
+)
+@click.option(
     "--skip-certify",
     is_flag=True,
     help="Do not check the environment first (`certify`); the bundle records that it was skipped.",
@@ -340,6 +348,7 @@ def run(
     rate: float | None,
     connections: int | None,
     out: Path | None,
+    generator_processes: int,
     skip_certify: bool,
     quiet: bool,
 ) -> None:
@@ -422,6 +431,7 @@ def run(
                         mtls=bool(mtls),
                         connections=connections or profile.connections,
                         load_generator=generator,
+                        generator_processes=generator_processes,
                     ),
                     progress,
                 )

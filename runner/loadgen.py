@@ -101,6 +101,9 @@ class LoadResult:
     measure_end: float
     """Monotonic time of the last recorded completion."""
     actual_qps: float
+    first_done: float = 0.0
+    """Monotonic time of the first recorded completion (with ``measure_end``, the span
+    ``actual_qps`` is measured over)."""
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -346,8 +349,12 @@ async def _worker(run: _Run, connection: _Connection | _GrpcConnection) -> None:
     connection.close()
 
 
-async def generate(spec: LoadSpec) -> LoadResult:
-    """Run the schedule of ``spec`` against its URL; see the module docstring."""
+async def generate(spec: LoadSpec, start_at: float | None = None) -> LoadResult:
+    """Run the schedule of ``spec`` against its URL; see the module docstring.
+
+    ``start_at`` (a ``time.monotonic()`` value, the clock the event loop keeps) fixes the
+    intended time of slot 0, so that several processes can share one schedule
+    (:func:`run_load` with ``processes``)."""
     run = _Run(spec, _target(spec.url))
     kind = _GrpcConnection if _is_grpc(spec.url) else _Connection
     connections = [kind(run) for _ in range(spec.connections)]
@@ -357,7 +364,8 @@ async def generate(spec: LoadSpec) -> LoadResult:
         raise LoadError(f"cannot connect to {spec.url}: {failures[0]!r}")
     loop = asyncio.get_running_loop()
     wall0, mono0 = dt.datetime.now(dt.UTC), loop.time()
-    run.t0 = mono0 + 0.05  # let every worker reach its first sleep before slot 0
+    # Let every worker reach its first sleep before slot 0.
+    run.t0 = start_at if start_at is not None else mono0 + 0.05
     run.give_up_at = run.t0 + run.total_slots * run.interval + MAX_LATE_S
     try:
         await asyncio.gather(*(_worker(run, c) for c in connections))
@@ -386,9 +394,99 @@ async def generate(spec: LoadSpec) -> LoadResult:
         measure_start=measure_start,
         measure_end=measure_end,
         actual_qps=actual_qps,
+        first_done=run.first_done if run.recorded else measure_start,
     )
 
 
-def run_load(spec: LoadSpec) -> LoadResult:
-    """Blocking wrapper: run :func:`generate` in a fresh event loop."""
-    return asyncio.run(generate(spec))
+def run_load(spec: LoadSpec, processes: int = 1) -> LoadResult:
+    """Blocking wrapper: run :func:`generate` in a fresh event loop, or in ``processes``
+    processes sharing the schedule (:func:`_run_shared`)."""
+    if processes <= 1:
+        return asyncio.run(generate(spec))
+    return _run_shared(spec, processes)
+
+
+def _share(spec: LoadSpec, start_at: float, index: int, count: int) -> dict[str, Any]:
+    """One process's part of a shared schedule: every ``count``-th slot from ``index``,
+    i.e. the rate divided by ``count`` from ``start_at + index / rate``. Returns what the
+    parent merges (the histogram encoded, as HdrHistogram objects do not pickle)."""
+    part = LoadSpec(
+        spec.url,
+        spec.rate / count,
+        max(1, spec.connections // count),
+        spec.duration_s,
+        spec.warmup_s,
+        spec.request_timeout_s,
+    )
+    # The monotonic clock is the machine's: the same in every process.
+    result = asyncio.run(generate(part, start_at=start_at + index / spec.rate))
+    return {
+        "histogram": result.histogram.encode(),
+        "request_count": result.request_count,
+        "error_count": result.error_count,
+        "status_codes": result.status_codes,
+        "not_sent": result.not_sent,
+        "first_done": result.first_done,
+        "measure_end": result.measure_end,
+    }
+
+
+def _run_shared(spec: LoadSpec, processes: int) -> LoadResult:
+    """The schedule of ``spec`` shared by ``processes`` processes, one event loop each.
+
+    Slot ``i`` goes to process ``i mod N`` and keeps its intended time ``t0 + i / rate``,
+    so the open-loop schedule and the coordinated-omission correction are those of one
+    process; the HDR histograms (same bounds and precision) are added, counts summed, and
+    ``actual_qps`` is computed from the first and last completion of all of them.
+    """
+    import concurrent.futures
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        # Start the interpreters first: slot 0 must not fall inside their start-up.
+        list(pool.map(abs, range(processes)))
+        wall0, mono0 = dt.datetime.now(dt.UTC), time.monotonic()
+        start_at = mono0 + 0.2
+        parts = list(
+            pool.map(
+                _share,
+                [spec] * processes,
+                [start_at] * processes,
+                range(processes),
+                [processes] * processes,
+            )
+        )
+    histogram = HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_SIGNIFICANT_DIGITS)
+    codes: dict[str, int] = {}
+    for part in parts:
+        histogram.add(HdrHistogram.decode(part["histogram"]))
+        for code, n in part["status_codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    recorded = sum(p["request_count"] for p in parts)
+    warm_slots = round(spec.warmup_s * spec.rate)
+    measure_start = start_at + warm_slots / spec.rate
+    first = min(p["first_done"] for p in parts)
+    last = max(p["measure_end"] for p in parts)
+    span = last - first
+    actual_qps = (recorded - 1) / span if recorded > 1 and span > 0 else 0.0
+
+    def wall(mono: float) -> dt.datetime:
+        return wall0 + dt.timedelta(seconds=mono - mono0)
+
+    return LoadResult(
+        spec=spec,
+        histogram=histogram,
+        request_count=recorded,
+        error_count=sum(p["error_count"] for p in parts),
+        status_codes=dict(sorted(codes.items())),
+        not_sent=sum(p["not_sent"] for p in parts),
+        start_time=wall(measure_start),
+        end_time=wall(max(last, measure_start + 1e-3)),
+        measure_start=measure_start,
+        measure_end=last,
+        actual_qps=actual_qps,
+        first_done=first,
+        labels={"loadgen.processes": str(processes)},
+    )

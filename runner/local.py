@@ -73,6 +73,8 @@ class LocalOptions:
     connections: int
     load_generator: str = BUILTIN
     calibrate: bool = True
+    generator_processes: int = 1
+    """Processes of the built-in generator sharing one schedule (runner.loadgen)."""
 
 
 def preflight(options: LocalOptions) -> None:
@@ -82,6 +84,11 @@ def preflight(options: LocalOptions) -> None:
         raise click.ClickException(
             f"profile {profile.id} ({profile.protocol}) cannot run locally: the local mode "
             f"runs {', '.join(LOCAL_PROTOCOLS)} profiles. Run it on a cluster with --kubeconfig."
+        )
+    if options.generator_processes > 1 and options.load_generator != BUILTIN:
+        raise click.ClickException(
+            f"--generator-processes is the built-in generator's; {options.load_generator} "
+            "has its own threads"
         )
     if profile.protocol == "grpc" and (profile.services > 2 or options.load_generator != BUILTIN):
         raise click.ClickException(
@@ -297,7 +304,7 @@ def _measure(
                 url, options.rate, options.connections, options.duration_s, options.warmup_s
             )
             with progress.timed(label, options.warmup_s + options.duration_s):
-                load = run_load(spec)
+                load = run_load(spec, processes=options.generator_processes)
             result = load.to_result(runner_version())
             window = (load.measure_start, load.measure_end)
         else:

@@ -86,6 +86,10 @@ def test_a_bad_duration_is_a_usage_error() -> None:
         (["--local", "--context", "kind-a", "--mesh", "istio"], ["--mesh", "--context"]),
         # Given explicitly, even the default value is refused: it would be ignored all the same.
         (["--kubeconfig", "/nonexistent/kubeconfig", "--proxy", "nginx"], ["--proxy"]),
+        (
+            ["--kubeconfig", "/nonexistent/kubeconfig", "--generator-processes", "2"],
+            ["--generator-processes"],
+        ),
     ],
 )
 def test_an_option_the_mode_would_ignore_is_refused(args: list[str], named: list[str]) -> None:

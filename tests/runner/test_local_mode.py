@@ -82,6 +82,17 @@ def test_a_local_run_through_haproxy_with_mtls_measures_the_proxies_overhead(
     assert bundle.mesh_config.mtls_enabled is True
 
 
+@pytest.mark.slow
+def test_two_generator_processes_share_one_schedule_in_a_local_run(tmp_path: Path) -> None:
+    bundle = run_local(
+        tmp_path, "--proxy", "nginx", "--generator-processes", "2", "--skip-certify", *PHASE
+    )
+    assert_overhead_is_measured(bundle, "nginx")
+    for run in bundle.runs:
+        assert run.labels["loadgen.processes"] == "2"
+    assert bundle.labels["certify.status"] == "skipped"
+
+
 CHAIN_PHASE = ["--duration", "6s", "--warmup", "1s", "--skip-certify"]
 """6,000 requests a phase at 1,000 rps (http-chain-1k, grpc-1k): enough beyond p99 to score.
 Certification is skipped: the http-100 runs above certify first, and test_certify.py makes
