@@ -400,7 +400,12 @@ async def generate(spec: LoadSpec, start_at: float | None = None) -> LoadResult:
 
 def run_load(spec: LoadSpec, processes: int = 1) -> LoadResult:
     """Blocking wrapper: run :func:`generate` in a fresh event loop, or in ``processes``
-    processes sharing the schedule (:func:`_run_shared`)."""
+    processes sharing the schedule (:func:`_run_shared`), at most one a connection."""
+    if processes > spec.connections:
+        raise ValueError(
+            f"{processes} generator processes need at least as many connections "
+            f"({spec.connections} asked): each process holds its own"
+        )
     if processes <= 1:
         return asyncio.run(generate(spec))
     return _run_shared(spec, processes)
@@ -410,10 +415,12 @@ def _share(spec: LoadSpec, start_at: float, index: int, count: int) -> dict[str,
     """One process's part of a shared schedule: every ``count``-th slot from ``index``,
     i.e. the rate divided by ``count`` from ``start_at + index / rate``. Returns what the
     parent merges (the histogram encoded, as HdrHistogram objects do not pickle)."""
+    # The connections split as evenly as they go: 16 over 3 processes is 6, 5 and 5.
+    connections = spec.connections // count + (1 if index < spec.connections % count else 0)
     part = LoadSpec(
         spec.url,
         spec.rate / count,
-        max(1, spec.connections // count),
+        connections,
         spec.duration_s,
         spec.warmup_s,
         spec.request_timeout_s,

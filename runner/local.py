@@ -85,6 +85,11 @@ def preflight(options: LocalOptions) -> None:
             f"profile {profile.id} ({profile.protocol}) cannot run locally: the local mode "
             f"runs {', '.join(LOCAL_PROTOCOLS)} profiles. Run it on a cluster with --kubeconfig."
         )
+    if options.generator_processes > options.connections:
+        raise click.ClickException(
+            f"--generator-processes {options.generator_processes} needs at least as many "
+            f"connections ({options.connections}): each process holds its own"
+        )
     if options.generator_processes > 1 and options.load_generator != BUILTIN:
         raise click.ClickException(
             f"--generator-processes is the built-in generator's; {options.load_generator} "

@@ -120,6 +120,11 @@ def test_a_stall_shows_up_in_the_tail_because_latency_counts_from_the_intended_s
     assert result.error_count == 0 and result.request_count == 600
 
 
+def test_more_processes_than_connections_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least as many connections"):
+        run_load(LoadSpec("http://127.0.0.1:9/", 10.0, 2, duration_s=0.2), processes=3)
+
+
 def test_an_unreachable_target_is_a_load_error() -> None:
     with pytest.raises(LoadError, match="cannot connect"):
         run_load(LoadSpec(f"http://127.0.0.1:{free_port()}/", 10.0, 2, duration_s=0.2))
