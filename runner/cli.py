@@ -10,7 +10,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -406,7 +406,9 @@ def run(
     rate_rps = rate if rate is not None else float(profile.rps or 0)
     checks = None
     if not skip_certify:
-        checks = _certify(
+        from runner.cli_certify import certify_first
+
+        checks = certify_first(
             progress.step,
             local=local,
             kubeconfig=kubeconfig,
@@ -486,101 +488,6 @@ def run(
         click.echo(line)
 
 
-def _checks(
-    *,
-    local: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    mesh: str,
-    prometheus: str | None,
-    rps: float,
-    connections: int,
-) -> list[Any]:
-    """Every check of ``certify`` for this machine (``local``) or cluster."""
-    from runner import certify
-
-    if local:
-        return certify.certify_local(rps, connections)
-    from runner.cluster import Cluster, resolve_mesh
-
-    cluster = Cluster.connect(str(kubeconfig), context)
-    chosen = mesh if mesh != "auto" else resolve_mesh(cluster, "auto")[0].name
-    return certify.certify_cluster(cluster, chosen, rps, prometheus)
-
-
-def _certify(echo: Any, **where: Any) -> list[Any]:
-    """:func:`_checks`, printed; ClickException when one failed (``run`` stops there)."""
-    from runner import certify
-
-    echo("certify: checking the environment first (about 10 s; --skip-certify skips it)")
-    checks = _checks(**where)
-    for line in certify.render(checks):
-        echo(line)
-    if certify.summary(checks) == certify.FAIL:
-        failed = "; ".join(f"{c.name}: {c.reason}" for c in checks if c.status == certify.FAIL)
-        raise click.ClickException(
-            f"the environment failed certification ({failed}); a run here would not measure "
-            "what the profile claims (--skip-certify runs anyway, and the bundle says so)"
-        )
-    return checks
-
-
-@cli.command()
-@click.option("--profile", "profile_id", metavar="ID", required=True, help="Profile to run.")
-@click.option("--local", is_flag=True, help="Check this machine for local mode.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Check this cluster.")
-@click.option("--context", help="kubeconfig context (default: the current one).")
-@click.option(
-    "--mesh",
-    type=click.Choice(["istio", "linkerd", "cilium", "kuma", "consul", "auto"]),
-    default="auto",
-    show_default=True,
-    help="Cluster: the mesh whose control plane must be ready.",
-)
-@click.option("--prometheus", metavar="URL", help="Cluster: the Prometheus the run would read.")
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def certify(
-    profile_id: str,
-    local: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    mesh: str,
-    prometheus: str | None,
-    as_json: bool,
-) -> None:
-    """Check that this machine or cluster can run a profile, before a run is spent on it.
-
-    Each check answers pass, warn or fail with its reason: cores for the
-    profile's rate, calibration stable over repeated probes, CPU steal and
-    load, the frequency governor, free memory and the generator holding the
-    rate (locally); nodes, the mesh's control plane, the metrics source and
-    node clocks (on a cluster). Exits 1 when a check fails. `run` performs the
-    same checks first unless --skip-certify.
-    """
-    from runner import certify as checks_of
-
-    if local == bool(kubeconfig):
-        raise click.UsageError("choose what to check: --local or --kubeconfig PATH")
-    refuse_ignored_options(click.get_current_context(), local=local)
-    profile = _profile(profile_id)
-    checks = _checks(
-        local=local,
-        kubeconfig=kubeconfig,
-        context=context,
-        mesh=mesh,
-        prometheus=prometheus,
-        rps=float(profile.rps or 0),
-        connections=profile.connections,
-    )
-    if as_json:
-        click.echo(json.dumps(checks_of.as_json(checks), indent=2))
-    else:
-        for line in checks_of.render(checks):
-            click.echo(line)
-    if checks_of.summary(checks) == checks_of.FAIL:
-        sys.exit(EXIT_INVALID)
-
-
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
@@ -653,8 +560,10 @@ def submit(
 
 
 from runner.cli_bundle import bundle_command  # noqa: E402 - it needs the helpers above
+from runner.cli_certify import certify_command  # noqa: E402
 
 cli.add_command(bundle_command, "bundle")
+cli.add_command(certify_command, "certify")
 
 
 def main() -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from runner.certify import FAIL, PASS, WARN
 from runner.cli import cli
 
 from .fake_kube import FakeApiServer, FakeCluster
-from .test_kubernetes_mode import healthy_cluster
 
 
 def fake_root(
@@ -108,17 +106,6 @@ def test_steal_is_the_stolen_share_between_two_readings() -> None:
 
 
 # The cluster -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cluster() -> FakeCluster:
-    return healthy_cluster()
-
-
-@pytest.fixture
-def api(cluster: FakeCluster) -> Iterator[FakeApiServer]:
-    with FakeApiServer(cluster) as server:
-        yield server
 
 
 def certify_cluster(api: FakeApiServer, tmp_path: Path, *extra: str) -> tuple[int, dict[str, str]]:

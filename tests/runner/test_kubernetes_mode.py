@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +34,6 @@ def healthy_cluster() -> FakeCluster:
     return FakeCluster(
         logs={"smp-load": fortio_log, "smp-calibrate": lambda ns: JobOutcome(0, PROBE_LOG)}
     )
-
-
-@pytest.fixture
-def cluster() -> FakeCluster:
-    return healthy_cluster()
-
-
-@pytest.fixture
-def api(cluster: FakeCluster) -> Iterator[FakeApiServer]:
-    with FakeApiServer(cluster) as server:
-        yield server
 
 
 def run_k8s(api: FakeApiServer, tmp_path: Path, *extra: str) -> Any:
