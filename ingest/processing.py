@@ -308,7 +308,8 @@ def _config_key(config: MeshConfig) -> tuple[tuple[str, Any], ...]:
 
 def _store_results(verdicts: list[_Verdict]) -> None:
     """Insert the results of these accepted submissions: baselines first, then mesh runs
-    pointing at the baseline of their own submission."""
+    pointing at the baseline of their own submission they are compared with
+    (``Bundle.baseline_index_of``: the one baseline, or the one just before them)."""
     if not verdicts:
         return
     Result.objects.filter(submission__in=[v.submission.pk for v in verdicts]).delete()
@@ -322,7 +323,7 @@ def _store_results(verdicts: list[_Verdict]) -> None:
             )
             config_of[i, index] = tuple((name, values[name]) for name in _CONFIG_FIELDS)
     configs = _mesh_configs(set(config_of.values()))
-    baselines: dict[int, Result] = {}
+    baselines: dict[tuple[int, int], Result] = {}
     mesh_rows: list[tuple[int, Result]] = []
     for i, verdict in enumerate(verdicts):
         bundle, environment = verdict.bundle, environments[i]
@@ -346,7 +347,7 @@ def _store_results(verdicts: list[_Verdict]) -> None:
                 **normalize.certification_values(bundle.labels),
             )
             if run.role == "baseline":
-                baselines.setdefault(i, row)
+                baselines[i, index] = row
             else:
                 mesh_rows.append((i, row))
     copying = connection.vendor == "postgresql"
@@ -355,7 +356,10 @@ def _store_results(verdicts: list[_Verdict]) -> None:
     else:
         Result.objects.bulk_create(list(baselines.values()))
     for i, row in mesh_rows:
-        row.baseline = baselines.get(i)
+        bundle = verdicts[i].bundle
+        assert bundle is not None
+        base_index = bundle.baseline_index_of(row.run_index)
+        row.baseline = baselines.get((i, base_index)) if base_index is not None else None
         admission = verdicts[i].admission
         reasons = admission.reasons.get(row.run_index, []) if admission is not None else []
         row.ranked = not reasons

@@ -4,7 +4,10 @@ A bundle holds the environment, the mesh configuration, the profile, how the
 load was made (``config``) and two runs made by the same invocation: the
 ``baseline`` (straight to the application) and the ``mesh`` run (through the
 proxies). Runs carry the invocation's ``run_id`` in their ids and labels so
-that the two halves can always be told apart and paired.
+that the two halves can always be told apart and paired. With ``--repeat N``
+the bundle holds N such pairs interleaved (baseline, mesh, baseline, mesh,
+...), each run labelled with its pair's number (``runner.pair``); the index
+compares each mesh run with the baseline just before it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -63,13 +67,21 @@ def make_bundle(
     mesh: PerformanceTestResult,
     load: LoadDescription,
     mode: str,
+    more_pairs: Sequence[tuple[PerformanceTestResult, PerformanceTestResult]] = (),
 ) -> Bundle:
+    """The bundle of one invocation: ``baseline`` and ``mesh``, then ``more_pairs``
+    (``--repeat``), interleaved in the order they were made."""
     labels = {"runner": f"smp-runner {runner_version()}", "run_id": run_id, "mode": mode}
-    for role, run in (("baseline", baseline), ("mesh", mesh)):
-        run.role = role
-        run.profile_id = profile.id
-        run.id = f"{run_id}-{role}"
-        run.labels = {**run.labels, **labels}
+    pairs = [(baseline, mesh), *more_pairs]
+    runs: list[PerformanceTestResult] = []
+    for number, pair in enumerate(pairs, start=1):
+        for role, run in zip(("baseline", "mesh"), pair, strict=True):
+            run.role = role
+            run.profile_id = profile.id
+            run.id = f"{run_id}-{role}" if len(pairs) == 1 else f"{run_id}-{role}-{number}"
+            extra = {} if len(pairs) == 1 else {"runner.pair": f"{number}/{len(pairs)}"}
+            run.labels = {**run.labels, **labels, **extra}
+            runs.append(run)
     config = PerformanceTestConfig(
         id=profile.id,
         name=profile.name,
@@ -90,8 +102,8 @@ def make_bundle(
         environment=environment,
         mesh_config=mesh_config,
         config=config,
-        runs=[baseline, mesh],
-        labels=labels,
+        runs=runs,
+        labels=labels if len(pairs) == 1 else {**labels, "runner.repeat": str(len(pairs))},
     )
 
 

@@ -208,6 +208,8 @@ ONLY_ON_A_CLUSTER = {
 ONLY_LOCAL = {
     "proxy": "--proxy: on a cluster the mesh's own proxies carry the traffic",
     "generator_processes": "--generator-processes: the cluster's generator is fortio or nighthawk",
+    "repeat": "--repeat: on a cluster each phase installs and removes its namespace; "
+    "repeat the command instead",
 }
 
 
@@ -327,6 +329,16 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
     help="Local: processes of the built-in generator sharing the schedule (for high rates).",
 )
 @click.option(
+    "--repeat",
+    type=click.IntRange(min=1, max=20),
+    default=1,
+    show_default=True,
+    help=(
+        "Local: make N pairs of phases (baseline, mesh, baseline, mesh, ...) in one "
+        "bundle; the index ranks the median of their scores."
+    ),
+)
+@click.option(
     "--skip-certify",
     is_flag=True,
     help="Do not check the environment first (`certify`); the bundle records that it was skipped.",
@@ -349,6 +361,7 @@ def run(
     connections: int | None,
     out: Path | None,
     generator_processes: int,
+    repeat: int,
     skip_certify: bool,
     quiet: bool,
 ) -> None:
@@ -434,6 +447,7 @@ def run(
                         connections=connections or profile.connections,
                         load_generator=generator,
                         generator_processes=generator_processes,
+                        repeat=repeat,
                     ),
                     progress,
                 )

@@ -9,7 +9,9 @@ Order of a run (docs/runner.md, "One machine"):
 4. **baseline**: load straight to the application;
 5. start the server-side and the client-side proxy (:mod:`runner.proxies`);
 6. **mesh**: the same load through client proxy -> server proxy -> application;
-7. stop everything and delete the temp dir, on success, error or Ctrl-C.
+7. stop everything and delete the temp dir, on success, error or Ctrl-C;
+8. with ``--repeat N``, steps 3-7 again until N pairs are made (interleaved:
+   baseline, mesh, baseline, mesh, ...).
 
 During each run a :class:`runner.procstat.Sampler` follows the application
 and the proxies; their CPU and memory over the recorded window become the
@@ -75,6 +77,10 @@ class LocalOptions:
     calibrate: bool = True
     generator_processes: int = 1
     """Processes of the built-in generator sharing one schedule (runner.loadgen)."""
+    repeat: int = 1
+    """Pairs of phases made one after the other (baseline, mesh, baseline, mesh, ...),
+    all in the bundle: drift over the invocation touches both sides of every pair, and
+    the index ranks the median of the pairs' scores."""
 
 
 def preflight(options: LocalOptions) -> None:
@@ -118,9 +124,56 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         progress.step(f"calibration: {calibration.score:g} {calibration.unit}")
     environment = local_environment(calibration)
     version = proxy_version(options.proxy)
-    payload = options.profile.payload_bytes
 
+    pairs: list[tuple[PerformanceTestResult, PerformanceTestResult]] = []
+    for number in range(1, options.repeat + 1):
+        if options.repeat > 1:
+            progress.step(f"pair {number} of {options.repeat}")
+        baseline, mesh, baseline_url, mesh_url = _pair(options, progress)
+        pairs.append((baseline, mesh))
+    baseline, mesh = pairs[0]
+    apps = options.profile.services - 1
+    mesh_config = ServiceMeshConfig(
+        mesh_type=options.proxy,
+        mesh_version=version,
+        mtls_enabled=options.mtls,
+        mesh_telemetry_enabled=False,
+        mesh_policy_enabled=False,
+        proxy_concurrency=1,
+        proxy_build=f"{options.proxy} {version}" if version else options.proxy,
+        sidecar=mesh.resources.sidecar if mesh.resources else None,
+        labels={"local.topology": _topology(apps)},
+    )
+    load = LoadDescription(
+        load_generator="smp-runner"
+        if options.load_generator == BUILTIN
+        else options.load_generator,
+        connections=options.connections,
+        rate=options.rate,
+        duration_s=options.duration_s,
+        endpoint_urls=(baseline_url, mesh_url),
+        internal=True,
+    )
+    return make_bundle(
+        profile=options.profile,
+        run_id=run_id,
+        environment=environment,
+        mesh_config=mesh_config,
+        baseline=baseline,
+        mesh=mesh,
+        load=load,
+        mode="local",
+        more_pairs=pairs[1:],
+    )
+
+
+def _pair(
+    options: LocalOptions, progress: Progress
+) -> tuple[PerformanceTestResult, PerformanceTestResult, str, str]:
+    """One baseline phase and one mesh phase, every process started for them and stopped
+    after; (baseline, mesh, baseline URL, mesh URL)."""
     apps = options.profile.services - 1  # the load generator is the first service
+    payload = options.profile.payload_bytes
     with Cleanup() as cleanup:
         workdir = Path(tempfile.mkdtemp(prefix="smp-runner-"))
         cleanup.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
@@ -192,37 +245,7 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         groups.update({hop.name: process.pid for hop, process in proxies})
         mesh = _measure("mesh", mesh_url, groups, options, workdir, cleanup, progress)
 
-    mesh_config = ServiceMeshConfig(
-        mesh_type=options.proxy,
-        mesh_version=version,
-        mtls_enabled=options.mtls,
-        mesh_telemetry_enabled=False,
-        mesh_policy_enabled=False,
-        proxy_concurrency=1,
-        proxy_build=f"{options.proxy} {version}" if version else options.proxy,
-        sidecar=mesh.resources.sidecar if mesh.resources else None,
-        labels={"local.topology": _topology(apps)},
-    )
-    load = LoadDescription(
-        load_generator="smp-runner"
-        if options.load_generator == BUILTIN
-        else options.load_generator,
-        connections=options.connections,
-        rate=options.rate,
-        duration_s=options.duration_s,
-        endpoint_urls=(baseline_url, mesh_url),
-        internal=True,
-    )
-    return make_bundle(
-        profile=options.profile,
-        run_id=run_id,
-        environment=environment,
-        mesh_config=mesh_config,
-        baseline=baseline,
-        mesh=mesh,
-        load=load,
-        mode="local",
-    )
+    return baseline, mesh, baseline_url, mesh_url
 
 
 def _proxy_name(side: str, index: int, apps: int) -> str:

@@ -86,34 +86,36 @@ class Admission:
 
 
 def admit(bundle: Bundle, profile: ProfileSpec) -> Admission:
-    """Every reason each mesh run of ``bundle`` is not ranked on ``profile``'s board."""
+    """Every reason each mesh run of ``bundle`` is not ranked on ``profile``'s board.
+
+    Each mesh run is judged with the baseline it is compared with
+    (:meth:`smp.model.Bundle.baseline_index_of`: the bundle's one baseline, or the one
+    just before it when pairs are interleaved)."""
     admission = Admission()
-    baselines = [i for i, run in enumerate(bundle.runs) if run.role == "baseline"]
-    base_index = baselines[0] if baselines else None
-    baseline = bundle.runs[base_index] if base_index is not None else None
-    base_reasons: list[Problem] = []
-    if baseline is not None:
-        assert base_index is not None
-        at = f"runs[{base_index}]"
-        base_reasons += _conformance(baseline, profile, at, admission.unchecked)
-        base_reasons += _reference(baseline, profile, at)
+    base_reasons: dict[int, list[Problem]] = {}
     for index, run in enumerate(bundle.runs):
         if run.role == "baseline":
             continue
         at = f"runs[{index}]"
-        reasons = list(base_reasons)
-        if baseline is None:
-            reasons.append(
+        base_index = bundle.baseline_index_of(index)
+        if base_index is None:
+            reasons = [
                 Problem(
                     "runs",
                     "baseline-present",
                     "no baseline run in the same submission: MeshMark compares a mesh run with "
                     "a baseline made by the same invocation on the same environment",
                 )
-            )
+            ]
         else:
-            assert base_index is not None
-            reasons += _pair(baseline, run, f"runs[{base_index}]", at, admission.unchecked)
+            baseline, base_at = bundle.runs[base_index], f"runs[{base_index}]"
+            if base_index not in base_reasons:
+                base_reasons[base_index] = [
+                    *_conformance(baseline, profile, base_at, admission.unchecked),
+                    *_reference(baseline, profile, base_at),
+                ]
+            reasons = list(base_reasons[base_index])
+            reasons += _pair(baseline, run, base_at, at, admission.unchecked)
             reasons += _budget(baseline, run, profile, at)
         reasons += _conformance(run, profile, at, admission.unchecked)
         admission.reasons[index] = reasons

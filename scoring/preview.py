@@ -21,14 +21,13 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
     """One entry per mesh run: its index in ``runs``, MeshMark breakdown and figures, and
     ``ranked`` with the ``admission`` reasons when it would not be.
 
-    A mesh run is paired with the bundle's baseline run (the first one with role
-    ``baseline``); without one it is listed as not scorable, with the reason.
+    A mesh run is paired with the bundle's baseline run (with interleaved pairs, the
+    baseline just before it: ``Bundle.baseline_index_of``); without one it is listed
+    as not scorable, with the reason.
     The error budget and the admission rules are the bundle's standard profile's;
     a bundle naming no standard profile (a custom one) is scored with the standard
     error budget and is never ranked on a standard board.
     """
-    baselines = bundle.runs_with_role("baseline")
-    baseline = baselines[0] if baselines else None
     found, _ = profile_of_bundle(bundle)  # a standard profile, or the custom one it carries
     profile = found.profile if isinstance(found, CustomProfile) else found
     admission = admit(bundle, profile) if profile is not None else None
@@ -37,6 +36,8 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
         if run.role == "baseline":
             continue
         entry: dict[str, Any] = {"run": index, "mesh_type": bundle.mesh_config.mesh_type}
+        base_index = bundle.baseline_index_of(index)
+        baseline = bundle.runs[base_index] if base_index is not None else None
         if baseline is None:
             entry["meshmark"] = None
             entry["reason"] = "no baseline run in the bundle to compare with"

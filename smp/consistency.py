@@ -3,7 +3,8 @@
 The schema says a p99 is a number >= 0; these checks say the p99 is not below
 the p50, the request count fits the rate and the duration, the latencies are
 not seconds written as milliseconds, and a bundle pairs one baseline with its
-mesh runs. Every problem found is returned (never only the first), each with
+mesh runs (or interleaves several pairs, each baseline before its mesh runs).
+Every problem found is returned (never only the first), each with
 a field path (``runs[1].latencies_ms.p99``) and a stable rule name; docs/smp.md
 has the table of rules and tolerances.
 
@@ -369,14 +370,30 @@ def _role_problems(b: Bundle) -> list[Problem]:
             )
         )
     elif len(baselines) > 1:
-        where = ", ".join(f"runs[{i}]" for i in baselines)
-        problems.append(
-            Problem(
-                f"runs[{baselines[1]}].role",
-                "baseline-present",
-                f"a bundle holds exactly one baseline run; found {len(baselines)} ({where})",
+        # Interleaved pairs (smp-runner --repeat): each baseline opens its pair, so the
+        # runs start with one and no baseline is left without a mesh run after it.
+        if baselines[0] != 0:
+            problems.append(
+                Problem(
+                    "runs[0].role",
+                    "baseline-interleaved",
+                    f"a bundle with {len(baselines)} baseline runs interleaves its pairs "
+                    "(baseline, mesh, baseline, mesh, ...): runs[0] must be a baseline, "
+                    f"found role {b.runs[0].role!r}",
+                )
             )
-        )
+        ends = [*baselines[1:], len(b.runs)]
+        for start, end in zip(baselines, ends, strict=True):
+            if not any(b.runs[i].role == "mesh" for i in range(start + 1, end)):
+                problems.append(
+                    Problem(
+                        f"runs[{start}].role",
+                        "baseline-interleaved",
+                        f"the baseline runs[{start}] is followed by no mesh run before the "
+                        "next baseline: with several baselines, each opens a pair "
+                        "(baseline, mesh, baseline, mesh, ...)",
+                    )
+                )
     if not meshes:
         problems.append(
             Problem("runs", "mesh-run-present", "a bundle needs at least one run with role 'mesh'")

@@ -391,7 +391,10 @@ class Bundle:
     """One submission's worth of SMP: environment, mesh config, profile and runs.
 
     A bundle normally holds one baseline run and one or more mesh runs made by
-    the same runner invocation on the same environment.
+    the same runner invocation on the same environment. ``smp-runner run
+    --repeat N`` interleaves N pairs (baseline, mesh, baseline, mesh, ...): each
+    mesh run is then compared with the baseline just before it
+    (:meth:`baseline_index_of`).
     """
 
     profile: str | None = None
@@ -408,3 +411,17 @@ class Bundle:
 
     def runs_with_role(self, role: str) -> list[PerformanceTestResult]:
         return [r for r in self.runs if r.role == role]
+
+    def baseline_index_of(self, index: int) -> int | None:
+        """The index of the baseline run that ``runs[index]`` is compared with.
+
+        With one baseline, that one, wherever it is listed. With several (interleaved
+        pairs), the last baseline listed before ``index``, so that each mesh run meets
+        the baseline made just before it and drift over the invocation touches both
+        sides of every pair; a mesh run listed before every baseline (which
+        consistency refuses) gets the first. None without any baseline."""
+        baselines = [i for i, run in enumerate(self.runs) if run.role == "baseline"]
+        if not baselines:
+            return None
+        before = [i for i in baselines if i < index]
+        return before[-1] if len(baselines) > 1 and before else baselines[0]

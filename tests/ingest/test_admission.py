@@ -185,3 +185,35 @@ def test_a_baseline_that_could_not_hold_the_rate_unranks_its_mesh_run(
         response = api.post("/api/v1/submissions", data=doc, content_type="application/json")
     mesh = Result.objects.get(submission_id=response.json()["id"], role="mesh")
     assert ("runs[0].actual_qps", "baseline-held-rate") in rules_of(mesh.admission)
+
+
+def test_interleaved_pairs_are_each_scored_against_the_baseline_made_just_before(
+    api: Client, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """smp-runner --repeat 2: baseline, mesh, baseline, mesh. The second baseline is
+    slower (the machine drifted); its mesh run is compared with it, not with the first."""
+    from tests.factories import make_bundle, make_run
+
+    doc = make_bundle()
+    doc["runs"] = [
+        make_run("baseline", p50=1.0, p99=3.0),
+        make_run("mesh", p50=1.5, p99=4.0),
+        make_run("baseline", p50=2.0, p99=6.0),
+        make_run("mesh", p50=2.5, p99=7.0),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/submissions", data=doc, content_type="application/json")
+    assert response.status_code == 202, response.json()
+    submission = Submission.objects.get(pk=response.json()["id"])
+    assert submission.status == "accepted", submission.errors
+    rows = {r.run_index: r for r in Result.objects.filter(submission=submission)}
+    assert sorted(rows) == [0, 1, 2, 3]
+    assert rows[1].baseline_id == rows[0].pk and rows[3].baseline_id == rows[2].pk
+    assert rows[1].ranked and rows[3].ranked, (rows[1].admission, rows[3].admission)
+    # Each pair added 1 ms to its own baseline's p99 (paired with the first baseline, the
+    # second would have added 4 ms).
+    for index in (1, 3):
+        added = [s.added_p99_ms for s in Score.objects.filter(result=rows[index])]
+        assert added and added == pytest.approx([1.0] * len(added)), (index, added)
+    listed = LeaderboardEntry.objects.filter(result__submission=submission, listed=True)
+    assert listed.count() == 2

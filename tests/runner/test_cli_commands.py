@@ -90,6 +90,7 @@ def test_a_bad_duration_is_a_usage_error() -> None:
             ["--kubeconfig", "/nonexistent/kubeconfig", "--generator-processes", "2"],
             ["--generator-processes"],
         ),
+        (["--kubeconfig", "/nonexistent/kubeconfig", "--repeat", "3"], ["--repeat"]),
     ],
 )
 def test_an_option_the_mode_would_ignore_is_refused(args: list[str], named: list[str]) -> None:

@@ -3,6 +3,7 @@ scripts/ensure-system-packages.sh; a missing proxy fails these tests, it does no
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -91,6 +92,31 @@ def test_two_generator_processes_share_one_schedule_in_a_local_run(tmp_path: Pat
     for run in bundle.runs:
         assert run.labels["loadgen.processes"] == "2"
     assert bundle.labels["certify.status"] == "skipped"
+
+
+@pytest.mark.slow
+def test_repeat_interleaves_pairs_and_each_mesh_run_is_scored_against_its_own_baseline(
+    tmp_path: Path,
+) -> None:
+    bundle = run_local(tmp_path, "--proxy", "nginx", "--repeat", "2", "--skip-certify", *PHASE)
+    assert [r.role for r in bundle.runs] == ["baseline", "mesh", "baseline", "mesh"]
+    assert [r.labels["runner.pair"] for r in bundle.runs] == ["1/2", "1/2", "2/2", "2/2"]
+    assert bundle.labels["runner.repeat"] == "2"
+    assert len({r.id for r in bundle.runs}) == 4
+    for first, second in (bundle.runs[0:2], bundle.runs[2:4]):
+        pair = Bundle(
+            profile=bundle.profile,
+            environment=bundle.environment,
+            mesh_config=bundle.mesh_config,
+            runs=[first, second],
+        )
+        assert_overhead_is_measured(pair, "nginx")
+    # The pairs were made one after the other, each baseline before its mesh run.
+    starts = [r.start_time for r in bundle.runs]
+    assert all(a is not None and b is not None and a < b for a, b in itertools.pairwise(starts))
+    scored = CliRunner().invoke(cli, ["score", "--json", str(tmp_path / "bundle.json")])
+    assert scored.exit_code == 0, scored.output
+    assert [entry["run"] for entry in json.loads(scored.stdout)["runs"]] == [1, 3]
 
 
 CHAIN_PHASE = ["--duration", "6s", "--warmup", "1s", "--skip-certify"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 import math
@@ -302,7 +303,7 @@ def test_it_rejects_a_mesh_run_in_a_bundle_whose_mesh_type_is_none() -> None:
     assert found(check_bundle(b)) == {("runs[1].role", "roles-valid")}
 
 
-# baseline-missing (a warning), baseline-present, mesh-run-present
+# baseline-missing (a warning), baseline-interleaved, mesh-run-present
 
 
 def test_it_warns_when_a_bundle_has_no_baseline() -> None:
@@ -313,10 +314,35 @@ def test_it_warns_when_a_bundle_has_no_baseline() -> None:
     assert all(p.rule in WARNING_RULES for p in problems)
 
 
-def test_it_rejects_a_bundle_with_two_baselines() -> None:
+def test_it_rejects_a_second_baseline_that_no_mesh_run_follows() -> None:
     b = good_bundle()
     b.runs.append(good_result())
-    assert found(check_bundle(b)) == {("runs[2].role", "baseline-present")}
+    assert b.runs[2].role == "baseline"
+    assert found(check_bundle(b)) == {("runs[2].role", "baseline-interleaved")}
+
+
+def test_it_accepts_interleaved_pairs_and_pairs_each_mesh_run_with_the_baseline_before_it() -> None:
+    b = good_bundle()
+    b.runs += [copy.deepcopy(b.runs[0]), copy.deepcopy(b.runs[1]), copy.deepcopy(b.runs[1])]
+    assert [r.role for r in b.runs] == ["baseline", "mesh", "baseline", "mesh", "mesh"]
+    assert check_bundle(b) == []
+    assert [b.baseline_index_of(i) for i in (1, 3, 4)] == [0, 2, 2]
+
+
+def test_with_several_baselines_the_runs_start_with_one() -> None:
+    b = good_bundle()
+    b.runs = [copy.deepcopy(b.runs[1]), b.runs[0], b.runs[1]]
+    b.runs += [copy.deepcopy(b.runs[1])]
+    b.runs.append(copy.deepcopy(b.runs[2]))
+    assert [r.role for r in b.runs] == ["mesh", "baseline", "mesh", "baseline", "mesh"]
+    assert found(check_bundle(b)) == {("runs[0].role", "baseline-interleaved")}
+
+
+def test_one_baseline_pairs_with_every_mesh_run_wherever_it_is_listed() -> None:
+    b = good_bundle()
+    b.runs = [b.runs[1], b.runs[0], copy.deepcopy(b.runs[1])]
+    assert check_bundle(b) == []
+    assert [b.baseline_index_of(i) for i in (0, 2)] == [1, 1]
 
 
 def test_it_rejects_a_bundle_without_a_mesh_run() -> None:
