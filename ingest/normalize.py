@@ -232,6 +232,7 @@ def run_values(run: PerformanceTestResult) -> dict[str, Any]:
         "latency_max_ms": lat.max,
         "actual_qps": run.actual_qps,
         "requested_qps": run.requested_qps,
+        "capacity_rps": run.capacity.rps if run.capacity is not None else None,
         "request_count": run.request_count,
         "error_count": run.error_count,
         "error_rate": run.error_rate,

@@ -26,6 +26,7 @@ from scoring.normalize import (
     cpu_per_1k_rps,
     mem_per_proxy,
 )
+from smp.profiles import CAPACITY
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +130,11 @@ def results_score(*, result_ids: Sequence[int], version: str = FORMULA_VERSION) 
     if version != FORMULA_VERSION:
         raise ValueError(f"this code computes {FORMULA_VERSION}, not {version}")
     rows = list(
-        Result.objects.filter(
-            pk__in=result_ids, role=Result.Role.MESH, baseline__isnull=False
-        ).values(*_COLUMNS)
+        Result.objects.filter(pk__in=result_ids, role=Result.Role.MESH, baseline__isnull=False)
+        # A capacity search is not a fixed-rate pair: it is shown as the capacity kept
+        # (meshmark/capacity.py), never as a MeshMark.
+        .exclude(profile__kind=CAPACITY)
+        .values(*_COLUMNS)
     )
     if not rows:
         return 0
@@ -202,6 +205,7 @@ def scores_missing(*, version: str = FORMULA_VERSION, after_id: int = 0, limit: 
     return list(
         Result.objects.filter(role=Result.Role.MESH, baseline__isnull=False, pk__gt=after_id)
         .exclude(scores__formula_version=version)
+        .exclude(profile__kind=CAPACITY)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )

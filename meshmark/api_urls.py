@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from meshmark import apis, apis_cost, apis_leaderboards, apis_meshes
+from meshmark import apis, apis_cost, apis_leaderboards, apis_meshes, views_capacity
 
 urlpatterns = [
     path("results", apis.ResultListApi.as_view(), name="api-result-list"),
@@ -14,6 +14,7 @@ urlpatterns = [
         name="api-leaderboard",
     ),
     path("compare", apis_leaderboards.CompareApi.as_view(), name="api-compare"),
+    path("capacity/<str:profile>", views_capacity.CapacityApi.as_view(), name="api-capacity-board"),
     path("cost", apis_cost.CostApi.as_view(), name="api-cost"),
     path("meshes/<str:mesh>/trend", apis_meshes.MeshTrendApi.as_view(), name="api-mesh-trend"),
     path(

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from ingest import views as ingest_views
 from ingest import views_tokens
-from meshmark import accounts, views, views_cost, views_meshes, views_results
+from meshmark import accounts, views, views_capacity, views_cost, views_meshes, views_results
 from meshmark.badges import badge
 from meshmark.health import healthz
 from meshmark.metrics import metrics_view
@@ -20,6 +20,7 @@ handler404 = "meshmark.problems.not_found"
 urlpatterns = [
     path("", views.home, name="home"),
     path("leaderboards/<str:profile>", views.leaderboard, name="leaderboard"),
+    path("capacity/<str:profile>", views_capacity.capacity_page, name="capacity-board"),
     path("results", views_results.result_browser, name="result-browser"),
     path("results/<int:result_id>", views.result_detail, name="result-detail"),
     path("compare", views.compare, name="compare"),

@@ -14,7 +14,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -34,6 +34,7 @@ from ingest.models import (
 from ingest.selectors import public_results
 from meshmark import conformance, exports, pagecache, selectors
 from meshmark.apis import with_current_scores
+from meshmark.capacity import capacity_board, capacity_chart
 from meshmark.cost import cost_url
 from meshmark.presentation import (
     LATENCY_POINTS,
@@ -52,10 +53,12 @@ from meshmark.presentation import (
 )
 from meshmark.standing import standings
 from scoring import FORMULA_VERSION, NORMALIZED_LABEL
+from scoring.admission import SEED_LABEL
 from scoring.engine import MUE_NAMES
 from scoring.normalize import RAW_LABEL
 from smp.conformance import MESH_PROFILES
 from smp.model import MESH_TYPES
+from smp.profiles import CAPACITY
 
 HOME_TOP = 3
 """Rows of each leaderboard shown on the home page."""
@@ -110,11 +113,22 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     # One board per standard profile with results: bounded by the profile list, not the data.
     boards = [
-        (profile, selectors.leaderboard(profile.pk, {}) if profile.pk in ranked else None)
+        (
+            profile,
+            selectors.leaderboard(profile.pk, {}) if profile.pk in ranked else None,
+            capacity_board(profile.pk, {}) if profile.kind == CAPACITY else None,
+        )
         for profile in Profile.objects.filter(custom=False)
     ]
+
+    def busy(entry: tuple[Profile, Any, Any]) -> int:
+        _, board, capacity = entry
+        if capacity is not None:
+            return -sum(n for _, n in capacity.groups)
+        return -sum(g["results"] for g in board.groups) if board else 0
+
     # Profiles with results first, the busiest first; the rest in id order.
-    boards.sort(key=lambda pair: -sum(g["results"] for g in pair[1].groups) if pair[1] else 0)
+    boards.sort(key=busy)
     recent = with_current_scores(
         public_results().filter(role=Result.Role.MESH).order_by("-created_at", "-id"),
         listing=True,
@@ -153,6 +167,10 @@ def _partial_missing(board: selectors.Leaderboard) -> dict[int, list[str]]:
 
 
 def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
+    if Profile.objects.filter(pk=profile, kind=CAPACITY).exists():
+        # A capacity profile ranks the capacity kept, not MeshMark: its own board.
+        target = reverse("capacity-board", args=[profile])
+        return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     params = _params(request)
     try:
         board = selectors.leaderboard_cached(profile, params)
@@ -250,7 +268,24 @@ def _result_parts(request: HttpRequest, result_id: int) -> dict[str, Any]:
         }
         if histogram["baseline"] or histogram["mesh"]:
             charts["histogram"] = histogram
+    capacity = capacity_chart(result)
+    capacity_view = None
+    if capacity is not None:
+        charts["capacity"] = capacity
+        base_rps, mesh_rps = capacity["baseline_rps"], capacity["mesh_rps"]
+        capacity_view = {
+            **capacity,
+            "kept": mesh_rps / base_rps if base_rps and mesh_rps is not None else None,
+            "phases": [("baseline", capacity["baseline"]), ("mesh", capacity["mesh"])],
+        }
+    labels: dict[str, Any] = {}
+    if result.profile.real_world_of:  # the seed is in the stored run's labels
+        found = Result.objects.filter(pk=result.pk).values_list("smp__labels", flat=True).first()
+        labels = found if isinstance(found, dict) else {}
     context = {
+        "capacity": capacity_view,
+        "real_world_seed": labels.get(SEED_LABEL) if result.profile.real_world_of else None,
+        "real_world_model": labels.get("realworld.model", ""),
         "result": result,
         "baseline": baseline,
         "mesh_runs": mesh_runs,

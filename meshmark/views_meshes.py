@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.http import urlencode
 
-from ingest.models import LeaderboardRow
+from ingest.models import LeaderboardRow, Profile
 from meshmark import conformance, pagecache, trends
 from meshmark.selectors import SelectorError
 from meshmark.views import _error_page, _params
@@ -117,8 +117,41 @@ def _mesh_body(request: HttpRequest, mesh: str, profile: str | None) -> str:
         "normalized_label": NORMALIZED_LABEL,
         "raw_label": RAW_LABEL,
         "capabilities": capabilities,
+        "real_world": real_world_comparison(mesh),
     }
     return render_to_string("meshmark/_mesh_body.html", context, request)
+
+
+def real_world_comparison(mesh: str) -> list[dict[str, Any]]:
+    """For each real-world profile, this mesh's configurations on its board beside the
+    same configurations on the fixed profile's board (same environment class): does the
+    mesh keep its MeshMark when the workload is not the one it could be tuned for?"""
+    out = []
+    for profile in Profile.objects.filter(real_world_of__isnull=False).exclude(real_world_of=""):
+        fixed_id = profile.real_world_of
+        rows = LeaderboardRow.objects.filter(
+            formula_version=FORMULA_VERSION,
+            profile_id__in=[profile.pk, fixed_id],
+            mesh_config__mesh_type=mesh,
+            complete=True,
+        ).select_related("mesh_config")
+        pairs: dict[tuple[int, str], dict[str, Any]] = {}
+        for row in rows:
+            entry = pairs.setdefault(
+                (row.mesh_config_id, row.environment_class),
+                {"config": row.mesh_config, "environment_class": row.environment_class},
+            )
+            entry["real_world" if row.profile_id == profile.pk else "fixed"] = row
+        lines = sorted(
+            (e for e in pairs.values() if "real_world" in e),
+            key=lambda e: (str(e["config"]), e["environment_class"]),
+        )
+        for line in lines:
+            fixed, real = line.get("fixed"), line["real_world"]
+            line["delta"] = real.median - fixed.median if fixed is not None else None
+        if lines:
+            out.append({"profile": profile, "fixed_id": fixed_id, "lines": lines})
+    return out
 
 
 def _table(group: trends.Group, reports: list[Any]) -> list[dict[str, Any]]:

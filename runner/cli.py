@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 if TYPE_CHECKING:
+    from runner.realworld import Workload
     from smp.profiles import Profile
 
 EXIT_INVALID = 1
@@ -210,6 +211,9 @@ ONLY_LOCAL = {
     "generator_processes": "--generator-processes: the cluster's generator is fortio or nighthawk",
     "repeat": "--repeat: on a cluster each phase installs and removes its namespace; "
     "repeat the command instead",
+    "real_world": "--real-world: its per-request send times, paths and sizes need the "
+    "built-in generator, which runs locally",
+    "seed": "--seed: it seeds the real-world mode, which runs locally",
 }
 
 
@@ -226,6 +230,42 @@ def refuse_ignored_options(ctx: click.Context, *, local: bool) -> None:
     if reasons:
         where = "with --local" if local else "on a cluster (--kubeconfig)"
         raise click.UsageError(f"not used {where}, so refused: " + "; ".join(reasons))
+
+
+def _real_world(
+    profile: Profile,
+    seed: int | None,
+    duration: float | None,
+    warmup: float | None,
+    rate: float | None,
+) -> tuple[Profile, Workload]:
+    """The real-world variant of ``profile`` (or ``profile`` itself when it is one) and
+    the workload drawn for it from ``seed`` (a random seed when None, recorded)."""
+    from runner.realworld import draw, new_seed
+    from smp.profiles import real_world_profile
+
+    if not profile.real_world_of:
+        variant = real_world_profile(profile.id)
+        if variant is None:
+            raise click.UsageError(
+                f"profile {profile.id} has no real-world variant; profiles with one: "
+                + ", ".join(p.real_world_of or "" for p in _standard() if p.real_world_of)
+            )
+        profile = variant
+    drawn_seed = seed if seed is not None else new_seed()
+    workload = draw(
+        drawn_seed,
+        rate if rate is not None else float(profile.rps or 0),
+        duration if duration is not None else float(profile.duration_s),
+        warmup if warmup is not None else float(profile.warmup_s),
+    )
+    return profile, workload
+
+
+def _standard() -> tuple[Profile, ...]:
+    from smp.profiles import standard_profiles
+
+    return standard_profiles()
 
 
 def _profile(profile_id: str) -> Profile:
@@ -339,6 +379,19 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
     ),
 )
 @click.option(
+    "--real-world",
+    is_flag=True,
+    help=(
+        "Local: run the profile's real-world variant, its workload drawn at random "
+        "(bursty arrivals, paths, sizes) from --seed; ranked on a board of its own."
+    ),
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**32 - 1),
+    help="Real-world mode: the seed to draw the workload from (default: a random one, recorded).",
+)
+@click.option(
     "--skip-certify",
     is_flag=True,
     help="Do not check the environment first (`certify`); the bundle records that it was skipped.",
@@ -362,6 +415,8 @@ def run(
     out: Path | None,
     generator_processes: int,
     repeat: int,
+    real_world: bool,
+    seed: int | None,
     skip_certify: bool,
     quiet: bool,
 ) -> None:
@@ -401,6 +456,16 @@ def run(
             click.echo(f"note: {note}", err=True)
     else:
         profile = _profile(str(profile_id))
+    workload = None
+    if real_world or profile.real_world_of:
+        profile, workload = _real_world(profile, seed, duration, warmup, rate)
+    elif seed is not None:
+        raise click.UsageError("--seed seeds the real-world mode: give --real-world too")
+    if profile.is_capacity and rate is not None:
+        raise click.UsageError(
+            f"profile {profile.id} searches for its rate: --rate would fix it (use a "
+            "fixed-rate profile, or --config for a custom one)"
+        )
     generators = LOCAL_GENERATORS if local else CLUSTER_GENERATORS
     generator = load_generator or generators[0]
     if generator not in generators:
@@ -409,7 +474,7 @@ def run(
             f"--load-generator {generator} is not available {where}; "
             f"choose from {', '.join(generators)}"
         )
-    if rate is None and profile.rps is None:
+    if rate is None and profile.rps is None and not profile.is_capacity:
         raise click.UsageError(f"profile {profile.id} has no fixed rate; give --rate")
     phase_s = duration if duration is not None else float(profile.duration_s)
     if phase_s <= 0:
@@ -417,6 +482,8 @@ def run(
     progress: Progress = Progress() if quiet else ClickProgress()
     warmup_s = warmup if warmup is not None else float(profile.warmup_s)
     rate_rps = rate if rate is not None else float(profile.rps or 0)
+    if profile.is_capacity:  # certify checks the machine at the rate the search starts from
+        rate_rps = float((profile.search or {})["start_rps"])
     checks = None
     if not skip_certify:
         from runner.cli_certify import certify_first
@@ -448,6 +515,7 @@ def run(
                         load_generator=generator,
                         generator_processes=generator_processes,
                         repeat=repeat,
+                        workload=workload,
                     ),
                     progress,
                 )
@@ -490,6 +558,8 @@ def run(
             "--connections": str(connections) if connections is not None else None,
         },
     )
+    if workload is not None:  # the seed replays the run: `run --real-world --seed N`
+        bundle.labels.update(workload.labels())
     from runner.certify import as_labels
 
     bundle.labels.update(as_labels(checks))

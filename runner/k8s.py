@@ -17,6 +17,7 @@ client's model classes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -28,6 +29,8 @@ import click
 
 from runner import k8s_manifests as manifests
 from runner.bundle import LoadDescription, make_bundle, new_run_id
+from runner.capacity import SearchSettings
+from runner.capacity import search as capacity_search
 from runner.cluster import Cluster, capture_environment, resolve_mesh
 from runner.meshes import Mesh
 from runner.processes import Cleanup
@@ -113,9 +116,14 @@ def run_kubernetes(options: KubeOptions, progress: Progress) -> Bundle:
                 environment.calibration = _calibrate(cluster, ns, run_id, mesh, progress)
             for app in apps:
                 _wait_ready(cluster, ns, app, options.poll_interval_s)
-            runs[phase] = _load_phase(
-                cluster, ns, run_id, phase, phase_mesh, mesh, options, progress
-            )
+            if options.profile.is_capacity:
+                runs[phase] = _capacity_phase(
+                    cluster, ns, run_id, phase, phase_mesh, mesh, options, progress
+                )
+            else:
+                runs[phase] = _load_phase(
+                    cluster, ns, run_id, phase, phase_mesh, mesh, options, progress
+                )
         progress.step("deleting the namespaces")
 
     mesh_run = runs["mesh"]
@@ -131,7 +139,7 @@ def run_kubernetes(options: KubeOptions, progress: Progress) -> Bundle:
     load = LoadDescription(
         load_generator=options.load_generator,
         connections=options.profile.connections,
-        rate=options.rate,
+        rate=None if options.profile.is_capacity else options.rate,
         duration_s=options.duration_s,
         endpoint_urls=tuple(
             manifests.target_url(options.profile, manifests.namespace_name(run_id, p))
@@ -243,7 +251,7 @@ def _calibrate(
         return None
 
 
-def _load_phase(
+def _capacity_phase(
     cluster: Cluster,
     ns: str,
     run_id: str,
@@ -253,12 +261,41 @@ def _load_phase(
     options: KubeOptions,
     progress: Progress,
 ) -> PerformanceTestResult:
+    """A capacity profile's phase: the search of runner.capacity, each trial a load Job of
+    its own (``smp-load-t1``, ``smp-load-t2``, ...) at the trial's rate."""
+    settings = SearchSettings.of(options.profile)
+    progress.step(f"{phase}: capacity search under a {settings.objective_p99_ms:g} ms p99")
+    count = [0]
+
+    def trial(rate: float) -> PerformanceTestResult:
+        count[0] += 1
+        at_rate = dataclasses.replace(options, rate=rate)
+        job = f"{manifests.LOAD_JOB}-t{count[0]}"
+        return _load_phase(cluster, ns, run_id, phase, phase_mesh, mesh, at_rate, progress, job=job)
+
+    run = capacity_search(trial, settings, lambda line: progress.step(f"{phase}: {line}"))
+    assert run.capacity is not None
+    progress.step(f"{phase}: capacity {run.capacity.rps:g} rps")
+    return run
+
+
+def _load_phase(
+    cluster: Cluster,
+    ns: str,
+    run_id: str,
+    phase: str,
+    phase_mesh: Mesh | None,
+    mesh: Mesh,
+    options: KubeOptions,
+    progress: Progress,
+    job: str = manifests.LOAD_JOB,
+) -> PerformanceTestResult:
     timeout = options.duration_s + JOB_START_TIMEOUT_S
-    job = manifests.load_job(
+    manifest = manifests.load_job(
         options.load_generator, options.profile, run_id, phase, mesh, options.rate,
-        options.duration_s, int(timeout),
+        options.duration_s, int(timeout), name=job,
     )  # fmt: skip
-    cluster.create(ns, "job", job)
+    cluster.create(ns, "job", manifest)
     sampler = MetricsSampler(phase_mesh, ns, cluster.pod_metrics)
     next_sample = [0.0]
 
@@ -270,7 +307,7 @@ def _load_phase(
     label = f"{phase}: {options.load_generator} at {options.rate:g} rps"
     with progress.timed(label, options.duration_s):
         done = _wait_container(
-            cluster, ns, manifests.LOAD_JOB, manifests.LOAD_CONTAINER, timeout,
+            cluster, ns, job, manifests.LOAD_CONTAINER, timeout,
             options.poll_interval_s, sample,
         )  # fmt: skip
     log = cluster.log(ns, done.pod, manifests.LOAD_CONTAINER)
@@ -288,6 +325,8 @@ def _load_phase(
         ) from None
     result.raw = RawOutput(format=options.load_generator, content=text)
     result.connections = options.profile.connections
+    if not options.profile.keepalive:
+        result.labels = {**result.labels, "loadgen.keepalive": "false"}
     start, end = window(done.started, done.finished, options.warmup_s)
     blocks: dict[str, Block] = {}
     if options.prometheus:

@@ -141,10 +141,15 @@ def load_args(
         args += ["-t", f"{seconds}s"]
         if profile.protocol == "grpc":
             args += ["-grpc", "-ping"]
+        if not profile.keepalive:  # churn: a new connection for every request
+            args += ["-keepalive=false"]
         return FORTIO_IMAGE, [], [*args, url]
     if generator == "nighthawk":
         args = ["--rps", f"{rate:g}", "--connections", str(profile.connections)]
-        args += ["--duration", seconds, "--output-format", "json", url]
+        args += ["--duration", seconds, "--output-format", "json"]
+        if not profile.keepalive:
+            args += ["--max-requests-per-connection", "1"]
+        args += [url]
         return NIGHTHAWK_IMAGE, ["nighthawk_client"], args
     raise ValueError(f"unknown load generator {generator!r}; known: {', '.join(LOAD_GENERATORS)}")
 
@@ -181,6 +186,7 @@ def load_job(
     rate: float,
     duration_s: float,
     deadline_s: int,
+    name: str = LOAD_JOB,
 ) -> dict[str, Any]:
     ns = namespace_name(run_id, phase)
     image, command, args = load_args(generator, profile, ns, rate, duration_s)
@@ -190,7 +196,7 @@ def load_job(
     _, annotations = _injection(mesh, phase)
     if mesh is not None and phase == "mesh":
         annotations = {**annotations, **mesh.load_pod_annotations}
-    return _job(LOAD_JOB, run_id, container, annotations, deadline_s)
+    return _job(name, run_id, container, annotations, deadline_s)
 
 
 def calibrate_job(run_id: str, mesh: Mesh | None, deadline_s: int) -> dict[str, Any]:

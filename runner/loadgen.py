@@ -29,6 +29,16 @@ Implementation: raw asyncio streams, one connection per worker, requests
 pre-encoded; the hot loop allocates little so that one Python process holds
 thousands of requests per second with 1% accuracy.
 
+Churn (``keepalive=False``, the ``http-churn-*`` profiles): every request is sent
+on a new connection with ``Connection: close`` and the connection is closed after
+its response, so the connect (and, through a TLS hop, the handshake) is inside
+each latency, which still runs from the intended send time.
+
+Real-world mode (``plan``, :mod:`runner.realworld`): the schedule is not
+``i / rate`` but the plan's own send times (bursty arrivals), and each slot
+requests the plan's path for it (paths of unequal popularity, each asking for
+its own response size); recording and the correction are unchanged.
+
 gRPC (``grpc://HOST:PORT``, the local ``grpc-1k``): the same schedule and
 recording, each worker a grpcio channel of its own (one HTTP/2 connection, not
 shared with the other workers) making unary calls of
@@ -67,6 +77,22 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class Plan:
+    """A drawn schedule (real-world mode): for every slot, warm-up slots first, its send
+    time in seconds from the start and the path (with query) it requests."""
+
+    times: tuple[float, ...]
+    paths: tuple[str, ...]
+    warm_slots: int
+
+    def __post_init__(self) -> None:
+        if len(self.times) != len(self.paths) or not self.times:
+            raise ValueError("a plan needs one path per send time, and at least one")
+        if any(b < a for a, b in zip(self.times, self.times[1:], strict=False)):
+            raise ValueError("a plan's send times are in order")
+
+
+@dataclass(frozen=True)
 class LoadSpec:
     url: str
     rate: float
@@ -74,6 +100,11 @@ class LoadSpec:
     duration_s: float
     warmup_s: float = 0.0
     request_timeout_s: float = REQUEST_TIMEOUT_S
+    keepalive: bool = True
+    """False: each request on a new connection, closed after its response (churn)."""
+    plan: Plan | None = None
+    """Real-world mode: the send times and paths of every slot (``rate`` is then the
+    plan's mean rate, for the record)."""
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -162,13 +193,26 @@ class _Target:
     host: str
     port: int
     request: bytes
+    host_header: str = ""
+    keepalive: bool = True
+
+    def request_for(self, path: str) -> bytes:
+        return _encode(path, self.host_header, self.keepalive)
 
 
 def _is_grpc(url: str) -> bool:
     return url.startswith("grpc://")
 
 
-def _target(url: str) -> _Target:
+def _encode(path: str, host_header: str, keepalive: bool) -> bytes:
+    close = "" if keepalive else "Connection: close\r\n"
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {NAME}\r\n"
+        f"Accept: */*\r\n{close}\r\n"
+    ).encode("ascii")
+
+
+def _target(url: str, keepalive: bool = True) -> _Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "grpc") or not parts.hostname:
         raise ValueError(f"only http:// and grpc:// URLs are supported, got {url!r}")
@@ -177,10 +221,8 @@ def _target(url: str) -> _Target:
     if parts.query:
         path += "?" + parts.query
     host_header = parts.netloc
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {NAME}\r\nAccept: */*\r\n\r\n"
-    ).encode("ascii")
-    return _Target(parts.hostname, port, request)
+    request = _encode(path, host_header, keepalive)
+    return _Target(parts.hostname, port, request, host_header, keepalive)
 
 
 class _Run:
@@ -190,8 +232,19 @@ class _Run:
         self.spec = spec
         self.target = target
         self.interval = 1.0 / spec.rate
-        self.warm_slots = round(spec.warmup_s * spec.rate)
-        self.total_slots = self.warm_slots + max(1, round(spec.duration_s * spec.rate))
+        self.plan = spec.plan
+        self.requests: list[bytes] | None = None
+        if spec.plan is not None:
+            self.warm_slots = spec.plan.warm_slots
+            self.total_slots = len(spec.plan.times)
+            encoded: dict[str, bytes] = {}
+            self.requests = [
+                encoded.get(p) or encoded.setdefault(p, target.request_for(p))
+                for p in spec.plan.paths
+            ]
+        else:
+            self.warm_slots = round(spec.warmup_s * spec.rate)
+            self.total_slots = self.warm_slots + max(1, round(spec.duration_s * spec.rate))
         self.next_slot = 0
         self.t0 = 0.0
         self.give_up_at = 0.0
@@ -202,6 +255,21 @@ class _Run:
         self.first_done = float("inf")
         self.last_done = 0.0
         self.not_sent = 0
+
+    def intended(self, slot: int) -> float:
+        if self.plan is not None:
+            return self.t0 + self.plan.times[slot]
+        return self.t0 + slot * self.interval
+
+    def end_of_schedule(self) -> float:
+        if self.plan is not None:
+            return self.t0 + self.plan.times[-1] + self.interval
+        return self.t0 + self.total_slots * self.interval
+
+    def start_of_measure(self) -> float:
+        if self.plan is not None:
+            return self.t0 + self.plan.times[min(self.warm_slots, self.total_slots - 1)]
+        return self.t0 + self.warm_slots * self.interval
 
     def record(self, slot: int, intended: float, done: float, code: str, ok: bool) -> None:
         if slot < self.warm_slots:
@@ -241,12 +309,12 @@ class _Connection:
     def succeeded(code: str) -> bool:
         return code[:1] in ("2", "3")
 
-    async def exchange(self) -> str:
-        """Send the request and read one response; the status code as text."""
+    async def exchange(self, request: bytes) -> str:
+        """Send ``request`` and read one response; the status code as text."""
         if self.writer is None or self.reader is None:
             await self.open()
         assert self.writer is not None and self.reader is not None
-        self.writer.write(self.run.target.request)
+        self.writer.write(request)
         reader = self.reader
         head = await reader.readuntil(b"\r\n\r\n")
         code = head[9:12].decode("ascii", "replace")
@@ -297,8 +365,8 @@ class _GrpcConnection:
     def succeeded(code: str) -> bool:
         return code == "OK"
 
-    async def exchange(self) -> str:
-        """One unary call; its status code's name."""
+    async def exchange(self, request: bytes) -> str:
+        """One unary call; its status code's name (``request`` is HTTP's: unused)."""
         import grpc
 
         if self.call is None:
@@ -323,10 +391,14 @@ async def _read_chunked(reader: asyncio.StreamReader) -> None:
 async def _worker(run: _Run, connection: _Connection | _GrpcConnection) -> None:
     loop = asyncio.get_running_loop()
     timeout = run.spec.request_timeout_s
+    keepalive = run.spec.keepalive
+    requests, request = run.requests, run.target.request
     while run.next_slot < run.total_slots:
         slot = run.next_slot
         run.next_slot = slot + 1
-        intended = run.t0 + slot * run.interval
+        intended = run.intended(slot)
+        if requests is not None:
+            request = requests[slot]
         now = loop.time()
         if now < intended:
             await asyncio.sleep(intended - now)
@@ -336,7 +408,7 @@ async def _worker(run: _Run, connection: _Connection | _GrpcConnection) -> None:
             return
         try:
             async with asyncio.timeout(timeout):
-                code = await connection.exchange()
+                code = await connection.exchange(request)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             connection.close()
             run.record(slot, intended, loop.time(), TRANSPORT_ERROR, False)
@@ -346,6 +418,8 @@ async def _worker(run: _Run, connection: _Connection | _GrpcConnection) -> None:
             run.record(slot, intended, loop.time(), TRANSPORT_ERROR, False)
             continue
         run.record(slot, intended, loop.time(), code, connection.succeeded(code))
+        if not keepalive:
+            connection.close()
     connection.close()
 
 
@@ -355,23 +429,30 @@ async def generate(spec: LoadSpec, start_at: float | None = None) -> LoadResult:
     ``start_at`` (a ``time.monotonic()`` value, the clock the event loop keeps) fixes the
     intended time of slot 0, so that several processes can share one schedule
     (:func:`run_load` with ``processes``)."""
-    run = _Run(spec, _target(spec.url))
+    if spec.plan is not None and _is_grpc(spec.url):
+        raise ValueError("a real-world plan is for HTTP: gRPC calls have no path or size")
+    run = _Run(spec, _target(spec.url, spec.keepalive))
     kind = _GrpcConnection if _is_grpc(spec.url) else _Connection
     connections = [kind(run) for _ in range(spec.connections)]
     opened = await asyncio.gather(*(c.open() for c in connections), return_exceptions=True)
     failures = [e for e in opened if isinstance(e, BaseException)]
     if len(failures) == len(connections):
         raise LoadError(f"cannot connect to {spec.url}: {failures[0]!r}")
+    if not spec.keepalive:
+        # Every request opens its own connection: the ones opened to check the target
+        # would make the first requests cheaper than the rest.
+        for connection in connections:
+            connection.close()
     loop = asyncio.get_running_loop()
     wall0, mono0 = dt.datetime.now(dt.UTC), loop.time()
     # Let every worker reach its first sleep before slot 0.
     run.t0 = start_at if start_at is not None else mono0 + 0.05
-    run.give_up_at = run.t0 + run.total_slots * run.interval + MAX_LATE_S
+    run.give_up_at = run.end_of_schedule() + MAX_LATE_S
     try:
         await asyncio.gather(*(_worker(run, c) for c in connections))
     finally:
         await asyncio.gather(*(c.aclose() for c in connections), return_exceptions=True)
-    measure_start = run.t0 + run.warm_slots * run.interval
+    measure_start = run.start_of_measure()
     measure_end = run.last_done if run.recorded else measure_start
     span = run.last_done - run.first_done
     if run.recorded > 1 and span > 0:
@@ -408,6 +489,8 @@ def run_load(spec: LoadSpec, processes: int = 1) -> LoadResult:
         )
     if processes <= 1:
         return asyncio.run(generate(spec))
+    if spec.plan is not None:
+        raise ValueError("a real-world plan runs in one generator process")
     return _run_shared(spec, processes)
 
 

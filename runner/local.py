@@ -34,6 +34,7 @@ import click
 
 from runner.bundle import LoadDescription, make_bundle, new_run_id, runner_version
 from runner.calibrate import run_probe
+from runner.capacity import SearchSettings, search
 from runner.certs import make_certificates
 from runner.environment import local_environment
 from runner.loadgen import LoadError, LoadSpec, run_load
@@ -48,6 +49,7 @@ from runner.processes import (
 from runner.procstat import Sampler
 from runner.progress import Progress
 from runner.proxies import SERVER_NAME, Hop, proxy_version, start_proxy
+from runner.realworld import Workload
 from runner.tools import check_tool, run_tool
 from smp.model import (
     Bundle,
@@ -81,6 +83,8 @@ class LocalOptions:
     """Pairs of phases made one after the other (baseline, mesh, baseline, mesh, ...),
     all in the bundle: drift over the invocation touches both sides of every pair, and
     the index ranks the median of the pairs' scores."""
+    workload: Workload | None = None
+    """Real-world mode: the workload drawn from the seed, the same for every phase."""
 
 
 def preflight(options: LocalOptions) -> None:
@@ -109,6 +113,20 @@ def preflight(options: LocalOptions) -> None:
     find_binary(options.proxy)
     if options.mtls:
         find_binary("openssl")
+    special = (
+        "capacity search"
+        if profile.is_capacity
+        else "new connection per request"
+        if not profile.keepalive
+        else "real-world workload"
+        if options.workload is not None
+        else None
+    )
+    if special and (options.load_generator != BUILTIN or options.generator_processes > 1):
+        raise click.ClickException(
+            f"profile {profile.id} ({special}) runs with the built-in generator in one "
+            "process: it sets each request's send time, path and connection itself"
+        )
     if options.load_generator != BUILTIN:
         check_tool(options.load_generator)
 
@@ -149,7 +167,7 @@ def run_local(options: LocalOptions, progress: Progress) -> Bundle:
         if options.load_generator == BUILTIN
         else options.load_generator,
         connections=options.connections,
-        rate=options.rate,
+        rate=None if options.profile.is_capacity else options.rate,
         duration_s=options.duration_s,
         endpoint_urls=(baseline_url, mesh_url),
         internal=True,
@@ -184,7 +202,7 @@ def _pair(
         where = "the application" if apps == 1 else f"a chain of {apps} applications"
         progress.step(f"baseline: straight to {where} at {baseline_url}")
         groups = {name: process.pid for name, _, process in chain}
-        baseline = _measure("baseline", baseline_url, groups, options, workdir, cleanup, progress)
+        baseline = _phase("baseline", baseline_url, groups, options, workdir, cleanup, progress)
         # The last application calls nobody: it serves the mesh phase too, as the single
         # application of a one-hop profile always has. The others are started again, to
         # call their successor through their client-side proxy.
@@ -243,7 +261,7 @@ def _pair(
         progress.step(f"mesh: through {pairs} {options.proxy} proxies{tls} at {mesh_url}")
         groups = {name: process.pid for name, _, process in chain}
         groups.update({hop.name: process.pid for hop, process in proxies})
-        mesh = _measure("mesh", mesh_url, groups, options, workdir, cleanup, progress)
+        mesh = _phase("mesh", mesh_url, groups, options, workdir, cleanup, progress)
 
     return baseline, mesh, baseline_url, mesh_url
 
@@ -304,6 +322,7 @@ def _start_hop(
     options: LocalOptions, hop: Hop, workdir: Path, certs: Any, cleanup: Cleanup
 ) -> tuple[Hop, ManagedProcess]:
     """One proxy: a server side terminates mTLS, a client side originates it."""
+    hop = dataclasses.replace(hop, reuse=options.profile.keepalive)
     if options.mtls and "server" in hop.name:
         hop = dataclasses.replace(hop, tls_in=True)
     elif options.mtls:
@@ -311,6 +330,35 @@ def _start_hop(
     process = start_proxy(options.proxy, hop, workdir, certs)
     cleanup.add(process.stop)
     return hop, process
+
+
+def _phase(
+    phase: str,
+    url: str,
+    groups: dict[str, int],
+    options: LocalOptions,
+    workdir: Path,
+    cleanup: Cleanup,
+    progress: Progress,
+) -> PerformanceTestResult:
+    """One phase: a run at the profile's rate, or for a capacity profile the search
+    (runner.capacity), each trial a run of the profile's trial length."""
+    if not options.profile.is_capacity:
+        return _measure(phase, url, groups, options, workdir, cleanup, progress)
+    settings = SearchSettings.of(options.profile)
+    progress.step(
+        f"{phase}: capacity search under a {settings.objective_p99_ms:g} ms p99, from "
+        f"{settings.start_rps:g} rps (trials of {options.duration_s:g} s)"
+    )
+
+    def trial(rate: float) -> PerformanceTestResult:
+        at_rate = dataclasses.replace(options, rate=rate)
+        return _measure(phase, url, groups, at_rate, workdir, cleanup, progress)
+
+    run = search(trial, settings, lambda line: progress.step(f"{phase}: {line}"))
+    assert run.capacity is not None
+    progress.step(f"{phase}: capacity {run.capacity.rps:g} rps")
+    return run
 
 
 def _measure(
@@ -329,12 +377,22 @@ def _measure(
     try:
         if options.load_generator == BUILTIN:
             spec = LoadSpec(
-                url, options.rate, options.connections, options.duration_s, options.warmup_s
+                url,
+                options.rate,
+                options.connections,
+                options.duration_s,
+                options.warmup_s,
+                keepalive=options.profile.keepalive,
+                plan=options.workload.plan if options.workload is not None else None,
             )
             with progress.timed(label, options.warmup_s + options.duration_s):
                 load = run_load(spec, processes=options.generator_processes)
             result = load.to_result(runner_version())
             window = (load.measure_start, load.measure_end)
+            if not options.profile.keepalive:
+                result.labels["loadgen.keepalive"] = "false"
+            if options.workload is not None:
+                result.labels.update(options.workload.labels())
         else:
             if options.warmup_s > 0:
                 warmup = LoadSpec(url, options.rate, options.connections, options.warmup_s)

@@ -61,6 +61,17 @@ def render_text(bundle: Bundle, scores: list[dict[str, Any]]) -> str:
     )
     lines: list[str] = []
     for item in scores:
+        capacity = item.get("capacity")
+        if capacity is not None:
+            kept = capacity["kept"]
+            lines.append(
+                f"runs[{item['run']}] {what}: capacity kept "
+                + (f"{kept:.1%}" if kept is not None else "n/a")
+                + f" ({_number(capacity['mesh_rps'], 0)} of {_number(capacity['baseline_rps'], 0)}"
+                f" rps with p99 <= {capacity['objective_p99_ms']:g} ms)"
+            )
+            lines.extend(admission_lines(item))
+            continue
         score = item["meshmark"]
         headline = (
             f"MeshMark {score['score']:.1f} / 100"

@@ -7,7 +7,10 @@ Topology of the mesh run (all on 127.0.0.1, free ports)::
 
 Each proxy is its own nginx (master + 1 worker) or haproxy (1 thread)
 instance, the way each pod of a mesh has its own sidecar; both keep upstream
-connections alive (``keepalive`` / ``http-reuse always``). With mTLS the
+connections alive (``keepalive`` / ``http-reuse always``), except for the churn
+profiles (``Hop.reuse`` False): there each request the client side receives on a
+new connection goes out on a new one too, with a full TLS handshake (no session
+resumption) under --mtls, so the handshake's cost is in every request. With mTLS the
 client-side proxy presents a client certificate and verifies the server's
 against the run's throw-away CA, and the server-side proxy requires and
 verifies the client's; certificates come from :mod:`runner.certs`.
@@ -45,6 +48,9 @@ class Hop:
     """Originates mTLS (the client-side proxy with --mtls)."""
     protocol: str = "http"
     """``grpc``: HTTP/2 on both sides (h2c, or h2 over TLS), nginx's ``grpc_pass``."""
+    reuse: bool = True
+    """Keep upstream connections (and TLS sessions) for the next requests; False for the
+    churn profiles: one upstream connection, one full handshake, per request."""
 
 
 def proxy_version(proxy: str) -> str | None:
@@ -87,16 +93,17 @@ def render_nginx(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
       {prefix}_ssl_name {SERVER_NAME};
       {prefix}_ssl_server_name on;
       {prefix}_ssl_protocols TLSv1.3;
-      {prefix}_ssl_session_reuse on;"""
+      {prefix}_ssl_session_reuse {"on" if hop.reuse else "off"};"""
     if grpc:
         scheme = "grpcs" if hop.tls_out else "grpc"
         forward = f"grpc_pass {scheme}://next_hop;"
     else:
         scheme = "https" if hop.tls_out else "http"
-        forward = (
-            f"proxy_pass {scheme}://next_hop;\n      proxy_http_version 1.1;\n"
-            '      proxy_set_header Connection "";'
+        forward = f"proxy_pass {scheme}://next_hop;\n      proxy_http_version 1.1;\n" + (
+            '      proxy_set_header Connection "";' if hop.reuse else ""
         )
+    # Without a keepalive pool nginx closes each upstream connection after its response.
+    pool = "\n    keepalive 128;\n    keepalive_requests 1000000;" if hop.reuse else ""
     return f"""# smp-runner: {hop.name}
 daemon off;
 master_process on;
@@ -114,9 +121,7 @@ http {{
   keepalive_requests 1000000;
   keepalive_timeout 120s;
   upstream next_hop {{
-    server 127.0.0.1:{hop.upstream_port};
-    keepalive 128;
-    keepalive_requests 1000000;
+    server 127.0.0.1:{hop.upstream_port};{pool}
   }}
   server {{
     {listen}{server_tls}
@@ -146,9 +151,15 @@ def render_haproxy(hop: Hop, workdir: Path, certs: Certificates | None) -> str:
             f" ssl crt {certs.client_pem} ca-file {certs.ca_crt} verify required"
             f" sni str({SERVER_NAME}) verifyhost {SERVER_NAME} ssl-min-ver TLSv1.3"
         )
+        server += "" if hop.reuse else " no-ssl-reuse"
         server += " alpn h2" if h2 else ""
     elif h2:
         server += " proto h2"
+    reuse = (
+        "option http-keep-alive\n  http-reuse always"
+        if hop.reuse
+        else "option http-server-close\n  http-reuse never"
+    )
     return f"""# smp-runner: {hop.name}
 global
   nbthread {PROXY_WORKERS}
@@ -160,8 +171,7 @@ defaults
   timeout client 120s
   timeout server 120s
   timeout http-keep-alive 120s
-  option http-keep-alive
-  http-reuse always
+  {reuse}
 frontend inbound
   {bind}
   default_backend next_hop

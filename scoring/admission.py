@@ -19,7 +19,13 @@ Rules, each with its tolerance (constants below):
   load generator and version, started within PAIR_WINDOW_S of each other (one
   bundle has one environment, so the environment is the same by construction);
 * error budget: the mesh run adds at most the profile's ``error_budget``
-  (share of requests) to the baseline's error rate.
+  (share of requests) to the baseline's error rate;
+* the kind of test: a churn profile's runs say they did not keep connections
+  alive (``loadgen.keepalive``), a real-world profile's runs carry their seed
+  (``realworld.seed``) and a fixed profile's runs carry none; a capacity
+  profile's runs carry their search (``capacity``) under the profile's objective,
+  converged within its tolerance, with the baseline's capacity below the search's
+  ceiling (else it is a lower bound, and so would be the capacity kept).
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ PAIR_WINDOW_S = 3600.0
 """The baseline and the mesh run start within an hour of each other (one invocation)."""
 OVERRIDES_LABEL = "profile_overrides"
 """Set by smp-runner on runs made with --rate or --duration: a custom run."""
+KEEPALIVE_LABEL = "loadgen.keepalive"
+"""``false`` on runs whose every request used a new connection (smp-runner, churn profiles)."""
+SEED_LABEL = "realworld.seed"
+"""The seed a real-world run drew its workload with (runner.realworld)."""
 
 
 class ProfileSpec(Protocol):
@@ -64,6 +74,16 @@ class ProfileSpec(Protocol):
     def warmup_s(self) -> int: ...
     @property
     def error_budget(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def keepalive(self) -> bool: ...
+    @property
+    def real_world_of(self) -> str | None: ...
+    @property
+    def objective_p99_ms(self) -> float | None: ...
+    @property
+    def search(self) -> dict[str, float] | None: ...
 
 
 @dataclass
@@ -113,13 +133,100 @@ def admit(bundle: Bundle, profile: ProfileSpec) -> Admission:
                 base_reasons[base_index] = [
                     *_conformance(baseline, profile, base_at, admission.unchecked),
                     *_reference(baseline, profile, base_at),
+                    *_kind(baseline, profile, base_at),
                 ]
             reasons = list(base_reasons[base_index])
-            reasons += _pair(baseline, run, base_at, at, admission.unchecked)
+            reasons += _pair(
+                baseline,
+                run,
+                base_at,
+                at,
+                admission.unchecked,
+                same_rate=profile.kind != "capacity",
+            )
             reasons += _budget(baseline, run, profile, at)
         reasons += _conformance(run, profile, at, admission.unchecked)
+        reasons += _kind(run, profile, at)
         admission.reasons[index] = reasons
     return admission
+
+
+def _kind(run: PerformanceTestResult, profile: ProfileSpec, at: str) -> Iterator[Problem]:
+    """Is this run the kind of test the profile is: churn, real-world, capacity?"""
+    keepalive = run.labels.get(KEEPALIVE_LABEL)
+    if not profile.keepalive and keepalive != "false":
+        yield Problem(
+            f"{at}.labels.{KEEPALIVE_LABEL}",
+            "profile-keepalive",
+            f"{profile.id} opens a new connection for every request; the run does not say it "
+            f"did ({KEEPALIVE_LABEL}: {keepalive or 'absent'})",
+        )
+    elif profile.keepalive and keepalive == "false":
+        yield Problem(
+            f"{at}.labels.{KEEPALIVE_LABEL}",
+            "profile-keepalive",
+            f"the run opened a new connection for every request; {profile.id} keeps them alive",
+        )
+    seed = run.labels.get(SEED_LABEL)
+    if profile.real_world_of and not seed:
+        yield Problem(
+            f"{at}.labels.{SEED_LABEL}",
+            "real-world-seed",
+            f"{profile.id} draws its workload at random: the run must carry the seed it drew "
+            "with, so that it can be replayed",
+        )
+    elif not profile.real_world_of and seed:
+        yield Problem(
+            f"{at}.labels.{SEED_LABEL}",
+            "real-world-seed",
+            f"a real-world run (seed {seed}) is ranked on its real-world board, not on "
+            f"{profile.id}'s fixed one",
+        )
+    if profile.kind == "capacity":
+        yield from _capacity(run, profile, at)
+
+
+def _capacity(run: PerformanceTestResult, profile: ProfileSpec, at: str) -> Iterator[Problem]:
+    search = run.capacity
+    if search is None:
+        yield Problem(
+            f"{at}.capacity",
+            "capacity-search",
+            f"{profile.id} is a capacity profile: the run must carry its search (capacity)",
+        )
+        return
+    objective = profile.objective_p99_ms
+    if objective is not None and not _close(search.objective_p99_ms, objective, 1e-9):
+        yield Problem(
+            f"{at}.capacity.objective_p99_ms",
+            "capacity-objective",
+            f"searched under a {search.objective_p99_ms:g} ms p99; {profile.id}'s objective "
+            f"is {objective:g} ms",
+        )
+    if not search.converged:
+        yield Problem(
+            f"{at}.capacity.converged",
+            "capacity-converged",
+            "the search did not narrow the capacity to its tolerance (trial limit reached, or "
+            "no rate passed)",
+        )
+    ceiling = (profile.search or {}).get("max_rps")
+    if run.role == "baseline" and ceiling and search.rps >= ceiling:
+        yield Problem(
+            f"{at}.capacity.rps",
+            "capacity-ceiling",
+            f"the baseline passed at the search's highest rate ({ceiling:g}/s): its capacity "
+            "is only a lower bound, and so would be the capacity the mesh keeps",
+        )
+    needed = DURATION_SHARE * profile.duration_s
+    short = [t for t in search.trials if t.duration_s is not None and t.duration_s < needed]
+    if short:
+        yield Problem(
+            f"{at}.capacity.trials",
+            "capacity-trial-duration",
+            f"{len(short)} trial(s) measured less than {needed:g} s; {profile.id}'s trials "
+            f"last {profile.duration_s} s",
+        )
 
 
 def _close(a: float, b: float, tolerance: float) -> bool:
@@ -237,8 +344,10 @@ def _pair(
     base_at: str,
     at: str,
     unchecked: list[Problem],
+    same_rate: bool = True,
 ) -> Iterator[Problem]:
-    """Were the baseline and this mesh run made the same way?"""
+    """Were the baseline and this mesh run made the same way? (``same_rate``: at the same
+    requested rate; not for a capacity search, whose two phases end at their own rates.)"""
     base_path, mesh_path = endpoint_path(baseline), endpoint_path(mesh)
     if base_path is not None and mesh_path is not None and base_path != mesh_path:
         yield Problem(
@@ -268,7 +377,8 @@ def _pair(
             f"{mesh.connections} connections; its baseline used {baseline.connections}",
         )
     if (
-        baseline.requested_qps is not None
+        same_rate
+        and baseline.requested_qps is not None
         and mesh.requested_qps is not None
         and not _close(baseline.requested_qps, mesh.requested_qps, RATE_TOLERANCE)
     ):

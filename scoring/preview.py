@@ -41,6 +41,18 @@ def bundle_scores(bundle: Bundle) -> list[dict[str, Any]]:
         if baseline is None:
             entry["meshmark"] = None
             entry["reason"] = "no baseline run in the bundle to compare with"
+        elif profile is not None and profile.kind == "capacity":
+            # A capacity search is shown as the capacity the mesh keeps, not as MeshMark.
+            base_rps = baseline.capacity.rps if baseline.capacity else None
+            mesh_rps = run.capacity.rps if run.capacity else None
+            entry["meshmark"] = None
+            entry["reason"] = f"{profile.id} is a capacity profile: shown as the capacity kept"
+            entry["capacity"] = {
+                "baseline_rps": base_rps,
+                "mesh_rps": mesh_rps,
+                "kept": mesh_rps / base_rps if base_rps and mesh_rps is not None else None,
+                "objective_p99_ms": profile.objective_p99_ms,
+            }
         else:
             score = score_pair(
                 baseline,

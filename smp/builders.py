@@ -18,6 +18,8 @@ from smp.model import (
     RESOURCE_BLOCKS,
     Bundle,
     Calibration,
+    CapacitySearch,
+    CapacityTrial,
     Client,
     EnvironmentConfig,
     HistogramBucket,
@@ -102,6 +104,28 @@ def _resources(d: Mapping[str, Any] | None) -> RunResources | None:
     return RunResources(**blocks, workloads=[_workload(w) for w in d.get("workloads", [])])
 
 
+def _capacity(d: Mapping[str, Any] | None) -> CapacitySearch | None:
+    if d is None:
+        return None
+    return CapacitySearch(
+        objective_p99_ms=float(d["objective_p99_ms"]),
+        rps=float(d["rps"]),
+        converged=d.get("converged"),
+        tolerance=_opt_float(d.get("tolerance")),
+        trials=[
+            CapacityTrial(
+                requested_qps=float(t["requested_qps"]),
+                actual_qps=float(t["actual_qps"]),
+                p99_ms=_opt_float(t.get("p99_ms")),
+                error_rate=float(t["error_rate"]),
+                passed=bool(t["passed"]),
+                duration_s=_opt_float(t.get("duration_s")),
+            )
+            for t in d.get("trials", [])
+        ],
+    )
+
+
 def _timestamp(value: Any) -> dt.datetime | None:
     return None if value is None else parse_timestamp(str(value))
 
@@ -149,6 +173,7 @@ def result_from_dict(d: Mapping[str, Any]) -> PerformanceTestResult:
         role=d.get("role"),
         profile_id=d.get("profile_id"),
         resources=_resources(d.get("resources")),
+        capacity=_capacity(d.get("capacity")),
         raw=RawOutput(format=str(raw["format"]), content=str(raw["content"])) if raw else None,
         labels=_text_map(d.get("labels")),
         id=d.get("id"),

@@ -219,6 +219,30 @@ class RawOutput:
 
 
 @dataclass
+class CapacityTrial:
+    """One measured trial of a capacity search (extension)."""
+
+    requested_qps: float
+    actual_qps: float
+    p99_ms: float | None
+    error_rate: float
+    passed: bool
+    duration_s: float | None = None
+
+
+@dataclass
+class CapacitySearch:
+    """The search a capacity profile's run ends (extension): the objective, the highest
+    requested rate that passed (0 when none did), whether it converged, every trial."""
+
+    objective_p99_ms: float
+    rps: float
+    trials: list[CapacityTrial] = field(default_factory=list)
+    converged: bool | None = None
+    tolerance: float | None = None
+
+
+@dataclass
 class PerformanceTestResult:
     """One run of a load generator against one target, normalized to SMP.
 
@@ -250,6 +274,7 @@ class PerformanceTestResult:
     role: str | None = None
     profile_id: str | None = None
     resources: RunResources | None = None
+    capacity: CapacitySearch | None = None
     raw: RawOutput | None = None
     labels: dict[str, str] = field(default_factory=dict)
     id: str | None = None

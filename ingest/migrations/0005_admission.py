@@ -10,8 +10,11 @@ def seed_profiles(apps, schema_editor):  # type: ignore[no-untyped-def]
     from smp.profiles import standard_profiles
 
     Profile = apps.get_model("ingest", "Profile")
+    # The fields this state of the model has (0010 adds the capacity and churn ones).
+    fields = {f.name for f in Profile._meta.get_fields()}
     for profile in standard_profiles():
-        Profile.objects.update_or_create(id=profile.id, defaults=profile.as_dict())
+        values = {k: v for k, v in profile.as_dict().items() if k in fields}
+        Profile.objects.update_or_create(id=profile.id, defaults=values)
 
 
 def successful_requests(apps, schema_editor):  # type: ignore[no-untyped-def]

@@ -100,6 +100,14 @@ class Profile(models.Model):
     services = models.PositiveIntegerField(default=2)
     # The share of requests a mesh run may fail beyond its baseline and still be ranked.
     error_budget = models.FloatField(default=0.01)
+    # fixed (scored by MeshMark) or capacity (a search under objective_p99_ms, shown as
+    # the capacity a mesh keeps); smp.profiles.Profile says what each field means.
+    kind = models.CharField(max_length=16, default="fixed")
+    objective_p99_ms = models.FloatField(null=True, blank=True)
+    search = models.JSONField(null=True, blank=True)
+    keepalive = models.BooleanField(default=True)
+    # None: not a real-world profile (as smp.profiles.Profile writes it).
+    real_world_of = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
     custom = models.BooleanField(default=False)
     # For a custom profile: what defines it (its id is derived from this) and its config.
     fingerprint = models.CharField(max_length=64, blank=True)
@@ -273,6 +281,9 @@ class Result(models.Model):
     latency_max_ms = models.FloatField(null=True, blank=True)
     actual_qps = models.FloatField(null=True, blank=True)
     requested_qps = models.FloatField(null=True, blank=True)
+    # Capacity profiles: the highest requested rate that met the objective (the run's
+    # ``capacity.rps``); its trials stay in ``smp``.
+    capacity_rps = models.FloatField(null=True, blank=True)
     request_count = models.BigIntegerField(null=True, blank=True)
     error_count = models.BigIntegerField(null=True, blank=True)
     error_rate = models.FloatField(null=True, blank=True)

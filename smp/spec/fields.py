@@ -144,6 +144,7 @@ MESSAGES: dict[str, dict[str, Field]] = {
         "role": ours(),
         "profile_id": ours(),
         "resources": ours("message", message="run_resources"),
+        "capacity": ours(),
         "raw": ours(),
     },
     "node": {"type": _TEXT, "cores": _NUMBER, "mem_mb": _NUMBER, "arch": ours(), "count": ours()},

@@ -70,6 +70,8 @@ class FakeCluster:
     created_namespaces: list[str] = field(default_factory=list)
     deleted_namespaces: list[str] = field(default_factory=list)
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    created: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """Every object created, (namespace, kind, body), kept after its namespace is deleted."""
     requests: list[tuple[str, str]] = field(default_factory=list)
     metrics_calls: int = 0
     nodes_ready: int = 3
@@ -158,6 +160,7 @@ class FakeCluster:
             if ns not in self.namespaces:
                 return 404, _status(404, f'namespaces "{ns}" not found')
             self.objects[(ns, kind, body["metadata"]["name"])] = body
+            self.created.append((ns, kind, body))
             return 201, body
         if method == "GET" and name is not None:
             found = self.objects.get((ns, kind, name))
@@ -167,7 +170,14 @@ class FakeCluster:
         return 404, _status(404, f"the fake does not serve {method} on {kind}")
 
     def _outcome(self, job: str, ns: str) -> JobOutcome:
-        return self.logs[job](ns) if job in self.logs else JobOutcome()
+        """The outcome configured for ``job``, or for the name it numbers (a capacity
+        search's trial jobs ``smp-load-t1``, ``smp-load-t2``, ... take ``smp-load``'s)."""
+        if job in self.logs:
+            return self.logs[job](ns)
+        for name, outcome in self.logs.items():
+            if job.startswith(f"{name}-t") and job[len(name) + 2 :].isdigit():
+                return outcome(ns)
+        return JobOutcome()
 
     def _pods(self, ns: str, query: dict[str, str]) -> list[dict[str, Any]]:
         selector = query.get("labelSelector", "")

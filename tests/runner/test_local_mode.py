@@ -312,3 +312,75 @@ def test_a_missing_load_generator_says_where_to_get_it(
     for tool, hint in (("wrk", "apt-get install wrk"), ("fortio", "not packaged by Debian")):
         with pytest.raises(click.ClickException, match=hint):
             check_tool(tool)
+
+
+NEW_KIND_PHASE = ["--skip-certify"]
+"""The new kinds skip certification like the chain profiles (test_certify.py covers it)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+def test_a_capacity_profile_searches_each_phase_through_real_proxies(
+    tmp_path: Path, proxy: str
+) -> None:
+    bundle = run_local(
+        tmp_path, "--proxy", proxy, "--duration", "1s", "--warmup", "0.3s", *NEW_KIND_PHASE,
+        profile="http-capacity-p99-10ms",
+    )  # fmt: skip
+    baseline, mesh = bundle.runs
+    for run in (baseline, mesh):
+        search = run.capacity
+        assert search is not None and search.objective_p99_ms == 10
+        assert search.trials[0].requested_qps == 500 and len(search.trials) >= 3
+        passed = [t.requested_qps for t in search.trials if t.passed]
+        assert passed and search.rps == max(passed) and run.requested_qps == search.rps
+        assert all(t.p99_ms is not None and t.p99_ms <= 10 for t in search.trials if t.passed)
+    assert mesh.resources is not None and mesh.resources.sidecar is not None
+    assert mesh.resources.sidecar.count == 2
+    assert bundle.config is not None and bundle.config.clients[0].rps is None
+    scored = CliRunner().invoke(cli, ["score", "--json", str(tmp_path / "bundle.json")])
+    assert scored.exit_code == 0, scored.output
+    (entry,) = json.loads(scored.stdout)["runs"]
+    assert entry["meshmark"] is None
+    assert baseline.capacity is not None and mesh.capacity is not None
+    assert entry["capacity"]["kept"] == pytest.approx(mesh.capacity.rps / baseline.capacity.rps)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+def test_a_churn_profile_opens_a_connection_per_request_through_mtls_proxies(
+    tmp_path: Path, proxy: str
+) -> None:
+    bundle = run_local(
+        tmp_path, "--proxy", proxy, "--mtls", *PHASE, *NEW_KIND_PHASE, profile="http-churn-100"
+    )
+    baseline, mesh = bundle.runs
+    for run in (baseline, mesh):
+        assert run.labels["loadgen.keepalive"] == "false"
+        assert run.requested_qps == 100 and run.error_count == 0
+        assert run.status_codes == {"200": run.request_count}
+    assert mesh.latencies_ms.p50 is not None and baseline.latencies_ms.p50 is not None
+    assert mesh.latencies_ms.p50 > baseline.latencies_ms.p50
+    assert bundle.mesh_config.mtls_enabled is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+def test_real_world_mode_draws_its_workload_from_the_recorded_seed(
+    tmp_path: Path, proxy: str
+) -> None:
+    from runner.realworld import draw
+
+    bundle = run_local(
+        tmp_path, "--proxy", proxy, "--real-world", "--seed", "11", "--duration", "3s",
+        "--warmup", "0.5s", *NEW_KIND_PHASE, profile="http-1k",
+    )  # fmt: skip
+    assert bundle.profile == "http-1k-real-world"
+    assert bundle.labels["realworld.seed"] == "11" and bundle.labels["realworld.model"] == "rw-1"
+    plan = draw(11, 1000, 3.0, 0.5).plan
+    for run in bundle.runs:
+        assert run.profile_id == "http-1k-real-world"
+        assert run.labels["realworld.seed"] == "11"
+        # Every slot of the drawn plan after its warm-up, exactly.
+        assert run.request_count == len(plan.times) - plan.warm_slots
+        assert run.error_count == 0

@@ -285,8 +285,49 @@
     };
   }
 
+  // A capacity search: every trial as a point (requested rate, p99), baseline and mesh,
+  // passing trials filled and failing ones hollow, and the objective as a dashed line.
+  function capacity(data) {
+    function series(label, trials, color) {
+      return {
+        label: label, borderColor: color, backgroundColor: color, showLine: false,
+        data: trials.map(function (t) { return { x: t.requested_qps, y: t.p99_ms, passed: t.passed }; }),
+        pointRadius: 6,
+        pointStyle: "circle",
+        pointBackgroundColor: trials.map(function (t) { return t.passed ? color : "#fff"; })
+      };
+    }
+    var rates = data.baseline.concat(data.mesh).map(function (t) { return t.requested_qps; });
+    var top = Math.max.apply(null, rates.concat([1]));
+    return {
+      type: "scatter",
+      data: { datasets: [
+        series("baseline (no mesh)", data.baseline, GREY),
+        series("with the mesh", data.mesh, BLUE),
+        { label: "objective: p99 ≤ " + fmt(data.objective_p99_ms, 0) + " ms", type: "line",
+          data: [{ x: 0, y: data.objective_p99_ms }, { x: top * 1.05, y: data.objective_p99_ms }],
+          borderColor: "#d55e00", borderDash: [6, 4], pointRadius: 0, borderWidth: 2 }
+      ] },
+      options: {
+        maintainAspectRatio: false,
+        scales: {
+          x: { type: "linear", beginAtZero: true, title: { display: true, text: "requested rate (requests/s)" } },
+          y: { type: "logarithmic", title: { display: true, text: "p99 latency (ms, log scale)" } }
+        },
+        plugins: {
+          tooltip: { callbacks: { label: function (item) {
+            var p = item.raw;
+            if (p.passed === undefined) return item.dataset.label;
+            return item.dataset.label + ": " + fmt(p.x, 0) + " rps, p99 " + fmt(p.y, 2) + " ms, " +
+              (p.passed ? "passed" : "failed");
+          } } }
+        }
+      }
+    };
+  }
+
   var KINDS = { leaderboard: leaderboard, latency: latency, histogram: histogram, curves: curves,
-                trend: trend };
+                trend: trend, capacity: capacity };
 
   function draw(canvas) {
     var source = document.getElementById(canvas.getAttribute("data-source"));
