@@ -37,6 +37,7 @@ from ingest.models import ApiToken, Organization, Submission
 from ingest.reading import read_at_door
 from meshmark.demo import DEFAULT_SEED, fleet
 from meshmark.demo.generate import DemoSubmission, generate
+from meshmark.demo.kinds import kind_submissions
 
 CONTENT_TYPE = "application/json"
 TOKEN_NAME = "demo"  # noqa: S105 - the name of the demo organizations' token, not a secret
@@ -55,6 +56,8 @@ class SeedReport:
     done: int = 0
     seconds: float = 0.0
     statuses: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Statuses of the capacity, churn and real-world demo runs (seeded after the corpus)."""
 
     @property
     def rate(self) -> float:
@@ -83,8 +86,11 @@ def seed(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     every: int = 50,
+    kinds: bool = False,
 ) -> SeedReport:
-    """Submit the first ``size`` demo submissions one by one through ``submission_create``."""
+    """Submit the first ``size`` demo submissions one by one through ``submission_create``,
+    then with ``kinds`` the runs of the capacity, churn and real-world profiles
+    (meshmark.demo.kinds, counted apart in ``report.kinds``)."""
     report = SeedReport(size=size)
     started = time.perf_counter()
     orgs = organizations_ensure()
@@ -106,8 +112,27 @@ def seed(
             report.seconds = time.perf_counter() - started
             progress(report)
     report.statuses = _statuses(ids)
+    if kinds:
+        report.kinds = seed_kinds(seed, orgs)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def seed_kinds(seed: int, orgs: dict[str, tuple[Organization, ApiToken]]) -> Counter[str]:
+    """Submit the demo runs of the capacity, churn and real-world profiles one by one (a
+    few dozen); their statuses."""
+    ids = []
+    for item in kind_submissions(seed):
+        organization, token = orgs[item.organization]
+        submission, _ = submissions.submission_create(
+            organization=organization,
+            body=item.body,
+            content_type=CONTENT_TYPE,
+            token=token,
+            source=Submission.Source.API,
+        )
+        ids.append(submission.pk)
+    return _statuses(ids)
 
 
 def seed_bulk(
@@ -117,6 +142,7 @@ def seed_bulk(
     batch_size: int = 500,
     jobs: int = 1,
     progress: Progress | None = None,
+    kinds: bool = False,
 ) -> SeedReport:
     """The same corpus, inserted a batch at a time and processed in this process
     (or split among ``jobs`` forked processes), leaderboard rows refreshed once at the end."""
@@ -137,6 +163,8 @@ def seed_bulk(
             report.duplicates += part.duplicates
             report.done += part.done
             report.statuses.update(part.statuses)
+    if kinds:
+        report.kinds = seed_kinds(seed, organizations_ensure())
     # Once for the whole corpus: refreshing after every batch re-reads every row again.
     leaderboards.rows_refresh_pending()
     report.seconds = time.perf_counter() - started

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from ingest.models import LeaderboardEntry, Result, Score
+from ingest.models import LeaderboardEntry, Result, Score, Submission
 from tests.factories import make_bundle, make_run
 from tests.pipeline import process_bundle
 
@@ -189,3 +190,32 @@ def test_real_world_runs_rank_on_their_own_board_and_the_mesh_page_compares_both
     assert result is not None
     detail = client.get(f"/results/{result.pk}").content.decode()
     assert "smp-runner run --profile http-1k --real-world --seed 0 --local" in detail
+
+
+def test_the_demo_corpus_fills_the_new_boards(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    """`make serve` seeds the corpus with its capacity, churn and real-world runs: the
+    capacity board shows the published max-throughput ratios, the churn board both mTLS
+    settings, and a mesh page its real-world comparison."""
+    from meshmark.demo.kinds import PUBLISHED_KEPT
+    from meshmark.demo.seed import seed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = seed(size=30, kinds=True)
+    assert sum(report.kinds.values()) == 48
+    statuses = Counter(Submission.objects.values_list("status", flat=True))
+    assert statuses == {"accepted": 78}, statuses
+    rows = client.get("/api/v1/capacity/http-capacity-p99-10ms").json()["rows"]
+    kept = {row["mesh_type"]: row["capacity_kept"] for row in rows}
+    assert set(kept) == set(PUBLISHED_KEPT)
+    for mesh, share in PUBLISHED_KEPT.items():
+        assert kept[mesh] == pytest.approx(share, rel=0.1)
+    assert [row["mesh_type"] for row in rows] == ["cilium", "linkerd", "istio"]
+    churn = client.get("/api/v1/leaderboards/http-churn-100").json()
+    assert {row["mtls"] for row in churn["rows"] + churn["partial_rows"]} == {True, False}
+    page = client.get("/meshes/istio").content.decode()
+    assert 'id="real-world-http-1k-real-world"' in page
+    result = Result.objects.filter(profile_id="http-capacity-p99-10ms", role="mesh").first()
+    assert result is not None
+    assert 'data-chart="capacity"' in client.get(f"/results/{result.pk}").content.decode()

@@ -39,6 +39,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--jobs", type=int, default=1, help="with --bulk: processes sharing the work"
         )
+        parser.add_argument(
+            "--no-kinds",
+            action="store_true",
+            help="leave out the demo runs of the capacity, churn and real-world profiles",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         size: int = options["size"]
@@ -55,17 +60,26 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     jobs=max(1, options["jobs"]),
                     progress=self._progress,
+                    kinds=not options["no_kinds"],
                 )
             else:
                 if not settings.CELERY_TASK_ALWAYS_EAGER:
                     self.stdout.write("a broker is configured: processing is queued for workers")
-                report = seed(size=size, seed=options["seed"], progress=self._progress)
+                report = seed(
+                    size=size,
+                    seed=options["seed"],
+                    progress=self._progress,
+                    kinds=not options["no_kinds"],
+                )
         statuses = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
         self.stdout.write(
             f"seeded {report.done} demo submissions in {report.seconds:.1f} s "
             f"({report.rate:.1f} submissions/s, {2 * report.rate:.1f} results/s): "
             f"{report.created} new, {report.duplicates} already there; {statuses}"
         )
+        if report.kinds:
+            kinds = ", ".join(f"{n} {status}" for status, n in sorted(report.kinds.items()))
+            self.stdout.write(f"and the capacity, churn and real-world demo runs: {kinds}")
 
     def _progress(self, report: SeedReport) -> None:
         if self.verbosity >= 1:
