@@ -98,6 +98,9 @@ def main() -> None:
     parser.add_argument("--duration", default="20s", help="each phase, after its warm-up")
     parser.add_argument("--warmup", default="5s")
     parser.add_argument("--label", default="", help="what this run measures (the design in use)")
+    parser.add_argument(
+        "--settle", action="store_true", help="smp-runner run --settle: warm up until stable"
+    )
     args = parser.parse_args()
     invocations: dict[str, list[list[dict[str, Any]]]] = {name: [] for name, _ in CONFIGURATIONS}
     load_before = load_average()
@@ -105,7 +108,8 @@ def main() -> None:
         for i in range(args.runs):
             for name, flags in CONFIGURATIONS:  # alternating: drift hits both configurations
                 out = Path(tmp) / f"run-{i}-{len(invocations[name])}.json"
-                pairs = one_run(flags, args.duration, args.warmup, args.repeat, out)
+                extra = ("--settle",) if args.settle else ()
+                pairs = one_run((*flags, *extra), args.duration, args.warmup, args.repeat, out)
                 invocations[name].append(pairs)
                 print(name, i, json.dumps(pairs), flush=True)
     load_after = load_average()
@@ -115,6 +119,7 @@ def main() -> None:
     command = (
         f".venv/bin/python -m bench.bench_repeatability --runs {args.runs} "
         f"--repeat {args.repeat} --duration {args.duration} --warmup {args.warmup}"
+        + (" --settle" if args.settle else "")
     )
     phase_s = 2 * (60 + 5) * args.repeat
     lines = [

@@ -214,6 +214,8 @@ ONLY_LOCAL = {
     "real_world": "--real-world: its per-request send times, paths and sizes need the "
     "built-in generator, which runs locally",
     "seed": "--seed: it seeds the real-world mode, which runs locally",
+    "settle": "--settle: on a cluster the generator is fortio or nighthawk, each with its own "
+    "warm-up",
 }
 
 
@@ -379,6 +381,14 @@ CLUSTER_GENERATORS = ("fortio", "nighthawk")
     ),
 )
 @click.option(
+    "--settle",
+    is_flag=True,
+    help=(
+        "Local: before each phase, load the target in 1-second windows until its p90 is "
+        "stable (3 windows within 10%, at most 15), then warm up and measure."
+    ),
+)
+@click.option(
     "--real-world",
     is_flag=True,
     help=(
@@ -415,6 +425,7 @@ def run(
     out: Path | None,
     generator_processes: int,
     repeat: int,
+    settle: bool,
     real_world: bool,
     seed: int | None,
     skip_certify: bool,
@@ -516,6 +527,7 @@ def run(
                         generator_processes=generator_processes,
                         repeat=repeat,
                         workload=workload,
+                        settle=settle,
                     ),
                     progress,
                 )

@@ -85,6 +85,38 @@ class LocalOptions:
     the index ranks the median of the pairs' scores."""
     workload: Workload | None = None
     """Real-world mode: the workload drawn from the seed, the same for every phase."""
+    settle: bool = False
+    """Before each phase's warm-up, load the target in 1-second windows until latency is
+    stable (:func:`settle`), at most SETTLE_MAX_WINDOWS of them."""
+
+
+SETTLE_WINDOW_S = 1.0
+SETTLE_MAX_WINDOWS = 15
+SETTLE_TOLERANCE = 0.10
+"""Stable: the p90 of the last SETTLE_STABLE windows within 10% of each other."""
+SETTLE_STABLE = 3
+
+
+def settle(url: str, options: LocalOptions) -> list[float]:
+    """Load ``url`` at the phase's rate in windows of SETTLE_WINDOW_S until the p90 of the
+    last SETTLE_STABLE windows agree within SETTLE_TOLERANCE (or SETTLE_MAX_WINDOWS ran);
+    the p90 of each window, in ms. A fixed warm-up ends after a fixed time whether caches,
+    JITs and connection pools have settled or not; this one ends when latency says so."""
+    p90s: list[float] = []
+    for _ in range(SETTLE_MAX_WINDOWS):
+        spec = LoadSpec(
+            url,
+            options.rate,
+            options.connections,
+            SETTLE_WINDOW_S,
+            keepalive=options.profile.keepalive,
+        )
+        window = run_load(spec, processes=options.generator_processes)
+        p90s.append(window.histogram.get_value_at_percentile(90) / 1000.0)
+        last = p90s[-SETTLE_STABLE:]
+        if len(last) == SETTLE_STABLE and max(last) <= min(last) * (1 + SETTLE_TOLERANCE):
+            break
+    return p90s
 
 
 def preflight(options: LocalOptions) -> None:
@@ -375,6 +407,10 @@ def _measure(
     cleanup.add(sampler.stop)
     label = f"{phase}: {options.rate:g} rps"
     try:
+        settled: list[float] = []
+        if options.settle and options.workload is None:
+            with progress.timed(f"{phase}: settling", SETTLE_WINDOW_S * SETTLE_STABLE):
+                settled = settle(url, options)
         if options.load_generator == BUILTIN:
             spec = LoadSpec(
                 url,
@@ -393,6 +429,8 @@ def _measure(
                 result.labels["loadgen.keepalive"] = "false"
             if options.workload is not None:
                 result.labels.update(options.workload.labels())
+            if settled:
+                result.labels["runner.settle_windows"] = str(len(settled))
         else:
             if options.warmup_s > 0:
                 warmup = LoadSpec(url, options.rate, options.connections, options.warmup_s)
@@ -410,6 +448,8 @@ def _measure(
                     name=f"{options.load_generator}-{phase}",
                 )
             result, window = tool.result, (tool.started, tool.finished)
+            if settled:
+                result.labels["runner.settle_windows"] = str(len(settled))
     except LoadError as exc:
         raise click.ClickException(f"{phase} run: {exc}") from None
     finally:

@@ -314,6 +314,15 @@ def test_a_missing_load_generator_says_where_to_get_it(
             check_tool(tool)
 
 
+@pytest.mark.slow
+def test_settle_loads_the_target_until_its_latency_is_stable(tmp_path: Path) -> None:
+    bundle = run_local(tmp_path, "--proxy", "nginx", "--settle", "--skip-certify", *PHASE)
+    for run in bundle.runs:
+        windows = int(run.labels["runner.settle_windows"])
+        assert 3 <= windows <= 15
+    assert_overhead_is_measured(bundle, "nginx")
+
+
 NEW_KIND_PHASE = ["--skip-certify"]
 """The new kinds skip certification like the chain profiles (test_certify.py covers it)."""
 
