@@ -73,12 +73,30 @@ def _slack(value: float) -> float:
     return _EPS * max(1.0, abs(value))
 
 
+def _numbers_fine(value: Any) -> bool:
+    """Whether every number inside a ``to_dict`` shape is finite and >= 0: the common case,
+    answered without building a path for each of them (a histogram has hundreds)."""
+    if isinstance(value, Mapping):
+        return all(_numbers_fine(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_numbers_fine(v) for v in value)
+    if type(value) is float or type(value) is int:
+        return 0 <= value < math.inf  # NaN fails the comparison
+    return True
+
+
 def _walk_numbers(value: Any, path: str) -> list[Problem]:
     """finite-number and non-negative for every number inside a ``to_dict`` shape."""
+    if _numbers_fine(value):
+        return []
+    return _number_problems(value, path)
+
+
+def _number_problems(value: Any, path: str) -> list[Problem]:
     if isinstance(value, Mapping):
-        return [p for k, v in value.items() for p in _walk_numbers(v, format_path([k], path))]
+        return [p for k, v in value.items() for p in _number_problems(v, format_path([k], path))]
     if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _walk_numbers(v, format_path([i], path))]
+        return [p for i, v in enumerate(value) for p in _number_problems(v, format_path([i], path))]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return []
     if not math.isfinite(value):

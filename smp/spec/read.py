@@ -19,6 +19,7 @@ a warning); Meshery's ``{test, mesh}`` test configuration.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -41,6 +42,7 @@ from smp.model import (
     ServiceMeshConfig,
 )
 from smp.spec import labels, shapes
+from smp.spec.fields import MESSAGES, spec_names
 from smp.spec.walk import Walk, origin_of
 
 FORMAT = "smp"
@@ -134,11 +136,56 @@ def normalize(
         if doc.get("mesh") is not None:
             mesh = {"mesh_type": doc["mesh"]}
             _message(out, "mesh_config", mesh, v01=v01, origins={"mesh_type": "mesh"})
+    elif extensions is None and not v01 and _kept_by_walk(doc, kind):
+        # Already in MeshMark's names and valid (what smp-runner and the index write): the
+        # walk would give it back as it is, so only the schema check is paid.
+        out.documents[kind] = cast(dict[str, Any], doc)
     else:
         _message(out, kind, doc, v01=v01, origins={})
     if extensions is not None:
         out.problems.extend(_merge_extensions(out, extensions))
     return out
+
+
+@functools.cache
+def _alternatives() -> frozenset[str]:
+    """Every key the walk renames: the spec's spellings of fields (``actual_QPS``,
+    ``cpu_mCores``, ``smps_version``, lowerCamel forms ...), in any message."""
+    return frozenset(key for message in MESSAGES for key in spec_names(message))
+
+
+def _kept_by_walk(doc: Mapping[str, Any], kind: str) -> bool:
+    """Whether renaming ``doc`` (a bundle) would change nothing and find no problem: it is
+    valid under the schema in MeshMark's names (so no unknown key, no number written as
+    text, every enum and mesh type in its own form), none of its keys is a spelling the
+    walk renames (the schema still accepts a few), and no labels carry fields
+    (``meshmark.io/`` labels, which decoding moves into the document). The fast path of
+    :func:`normalize`; tests/smp/test_spec_fast_path.py checks it against the walk."""
+    if kind != "bundle" or not isinstance(doc, dict):
+        return False
+    if _has_key(doc, _alternatives()) or _carries_fields(doc):
+        return False
+    return not document.validate_schema(doc, "bundle")
+
+
+def _has_key(value: Any, keys: frozenset[str]) -> bool:
+    if isinstance(value, dict):
+        return any(k in keys or _has_key(v, keys) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_key(item, keys) for item in value if isinstance(item, dict | list))
+    return False
+
+
+def _carries_fields(doc: dict[str, Any]) -> bool:
+    """Any ``meshmark.io/`` label in a message whose labels are decoded."""
+    parts = [doc.get("environment"), doc.get("mesh_config"), doc.get("config")]
+    runs = doc.get("runs")
+    parts += runs if isinstance(runs, list) else []
+    for part in parts:
+        found = part.get("labels") if isinstance(part, dict) else None
+        if isinstance(found, dict) and any(str(k).startswith(labels.PREFIX) for k in found):
+            return True
+    return False
 
 
 def _unrecognised() -> Problem:
