@@ -110,14 +110,28 @@ def capacity_profile(profile_id: str) -> Profile:
     return profile
 
 
-def capacity_board(profile_id: str, params: Mapping[str, str]) -> CapacityBoard:
-    """The board of ``profile_id`` in one environment class (``environment_class``, else
-    the one with the most runs)."""
-    profile = capacity_profile(profile_id)
-    runs = public_results().filter(profile=profile, role=Result.Role.MESH, baseline__isnull=False)
+def capacity_board(profile: Profile | str, params: Mapping[str, str]) -> CapacityBoard:
+    """The board of ``profile`` in one environment class (``environment_class``, else the
+    one with the most ranked runs): one query for the runs, one for their configurations."""
+    if not isinstance(profile, Profile) or profile.kind != CAPACITY:
+        profile = capacity_profile(str(getattr(profile, "pk", profile)))
+    runs = list(
+        public_results()
+        .filter(profile=profile, role=Result.Role.MESH, baseline__isnull=False)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "ranked",
+            "environment__environment_class",
+            "capacity_rps",
+            "mesh_config_id",
+            "baseline__capacity_rps",
+        )
+    )
     counts: dict[str, int] = defaultdict(int)
-    for group in runs.filter(ranked=True).values_list("environment__environment_class", flat=True):
-        counts[group] += 1
+    for _, ranked, group, *_rest in runs:
+        if ranked:
+            counts[group] += 1
     groups = sorted(counts.items(), key=lambda g: (-g[1], g[0]))
     env_class: str | None = params.get("environment_class") or (groups[0][0] if groups else None)
     if env_class and groups and env_class not in counts:
@@ -126,16 +140,11 @@ def capacity_board(profile_id: str, params: Mapping[str, str]) -> CapacityBoard:
             f"no ranked capacity runs in environment class {env_class!r}; the classes are: "
             + ", ".join(g for g, _ in groups),
         )
+    chosen = [r for r in runs if r[1] and r[2] == env_class and r[3] is not None and r[5]]
+    configs = MeshConfig.objects.in_bulk({r[4] for r in chosen}) if chosen else {}
     rows: dict[int, CapacityRow] = {}
-    ranked = list(
-        runs.filter(ranked=True, environment__environment_class=env_class)
-        .order_by("pk")
-        .values_list("pk", "capacity_rps", "mesh_config_id", "baseline__capacity_rps")
-    )
-    configs = MeshConfig.objects.in_bulk({config for _, _, config, _ in ranked})
-    for pk, mesh_rps, config_id, base in ranked:
-        if not base or mesh_rps is None:
-            continue
+    for pk, _, _, mesh_rps, config_id, base in chosen:
+        assert mesh_rps is not None and base  # chosen for it above
         row = rows.get(config_id)
         if row is None:
             row = rows[config_id] = CapacityRow(configs[config_id], str(env_class))
@@ -154,7 +163,7 @@ def capacity_board(profile_id: str, params: Mapping[str, str]) -> CapacityBoard:
         environment_class=env_class,
         groups=groups,
         rows=ordered,
-        unranked=runs.filter(ranked=False).count(),
+        unranked=sum(1 for r in runs if not r[1]),
     )
 
 

@@ -116,7 +116,7 @@ def home(request: HttpRequest) -> HttpResponse:
         (
             profile,
             selectors.leaderboard(profile.pk, {}) if profile.pk in ranked else None,
-            capacity_board(profile.pk, {}) if profile.kind == CAPACITY else None,
+            capacity_board(profile, {}) if profile.kind == CAPACITY else None,
         )
         for profile in Profile.objects.filter(custom=False)
     ]
@@ -167,15 +167,15 @@ def _partial_missing(board: selectors.Leaderboard) -> dict[int, list[str]]:
 
 
 def leaderboard(request: HttpRequest, profile: str) -> HttpResponse:
-    if Profile.objects.filter(pk=profile, kind=CAPACITY).exists():
-        # A capacity profile ranks the capacity kept, not MeshMark: its own board.
-        target = reverse("capacity-board", args=[profile])
-        return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     params = _params(request)
     try:
         board = selectors.leaderboard_cached(profile, params)
     except selectors.SelectorError as exc:
         return _error_page(request, exc)
+    if board.profile.kind == CAPACITY:
+        # A capacity profile ranks the capacity kept, not MeshMark: its own board.
+        target = reverse("capacity-board", args=[profile])
+        return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     rows, sort, descending = sorted_rows(board.rows, params.get("sort", "rank"))
     kept = {k: v for k, v in params.items() if k in FILTER_PARAMS}
     if board.environment_class:

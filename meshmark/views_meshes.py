@@ -15,13 +15,14 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.http import urlencode
 
-from ingest.models import LeaderboardRow, Profile
+from ingest.models import LeaderboardRow
 from meshmark import conformance, pagecache, trends
 from meshmark.selectors import SelectorError
 from meshmark.views import _error_page, _params
 from scoring import FORMULA_VERSION, NORMALIZED_LABEL
 from scoring.normalize import RAW_LABEL
 from scoring.trends import MIN_CLIFFS_DELTA, MIN_EFFECT_POINTS, MIN_RUNS, TREND_ALPHA
+from smp.profiles import standard_profiles
 from smp.versions import release_key
 
 FEED_ITEMS = 50
@@ -127,21 +128,30 @@ def real_world_comparison(mesh: str) -> list[dict[str, Any]]:
     same configurations on the fixed profile's board (same environment class): does the
     mesh keep its MeshMark when the workload is not the one it could be tuned for?"""
     out = []
-    for profile in Profile.objects.filter(real_world_of__isnull=False).exclude(real_world_of=""):
-        fixed_id = profile.real_world_of
-        rows = LeaderboardRow.objects.filter(
-            formula_version=FORMULA_VERSION,
-            profile_id__in=[profile.pk, fixed_id],
-            mesh_config__mesh_type=mesh,
-            complete=True,
-        ).select_related("mesh_config")
+    # The standard profiles come from smp/data/profiles.yaml: one query in all, for the rows.
+    variants = {p.id: p for p in standard_profiles() if p.real_world_of}
+    wanted = [*variants, *(p.real_world_of or "" for p in variants.values())]
+    all_rows = LeaderboardRow.objects.filter(
+        formula_version=FORMULA_VERSION,
+        profile_id__in=wanted,
+        mesh_config__mesh_type=mesh,
+        complete=True,
+    ).select_related("mesh_config")
+    by_profile: dict[str, list[LeaderboardRow]] = {}
+    for row in all_rows:
+        by_profile.setdefault(row.profile_id, []).append(row)
+    for profile in variants.values():
+        fixed_id = profile.real_world_of or ""
+        rows = [*by_profile.get(profile.id, []), *by_profile.get(fixed_id, [])]
+        if not by_profile.get(profile.id):
+            continue
         pairs: dict[tuple[int, str], dict[str, Any]] = {}
         for row in rows:
             entry = pairs.setdefault(
                 (row.mesh_config_id, row.environment_class),
                 {"config": row.mesh_config, "environment_class": row.environment_class},
             )
-            entry["real_world" if row.profile_id == profile.pk else "fixed"] = row
+            entry["real_world" if row.profile_id == profile.id else "fixed"] = row
         lines = sorted(
             (e for e in pairs.values() if "real_world" in e),
             key=lambda e: (str(e["config"]), e["environment_class"]),

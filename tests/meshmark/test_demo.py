@@ -221,7 +221,9 @@ def test_demo_migrates_seeds_and_serves_a_fresh_embedded_index(tmp_path: Path) -
             results = _get_when_up(proc, f"http://127.0.0.1:{port}/api/v1/results")
             assert results is not None, (tmp_path / "demo.log").read_text()
             assert results.status_code == 200
-            assert results.json()["count"] == 12  # a baseline and a mesh run each
+            # a baseline and a mesh run each: the 6 asked for, and the 48 runs of the
+            # capacity, churn and real-world profiles seeded after them (meshmark.demo.kinds)
+            assert results.json()["count"] == 2 * (6 + 48)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -435,7 +435,9 @@ def test_pages_need_a_bounded_number_of_queries(
         (f"/compare?profile=http-1k&configs={ids['linkerd']},{ids['istio']}", 6),
         (f"/environments/{result.environment_id}", 5),
         ("/organizations/acme", 7),  # + the runs' entries, their groups' states and scores
-        ("/", 7),  # 2 + 3 per profile with results (one here) + recent runs and their scores
+        # 2 + 3 per profile with results (one here) + recent runs and their scores + the
+        # capacity profile's board (its runs; their configurations when it has some)
+        ("/", 8),
     ]
     for url, queries in pages:
         with django_assert_max_num_queries(queries):
