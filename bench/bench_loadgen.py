@@ -37,6 +37,12 @@ from runner.processes import Cleanup, find_binary, free_port, start_process, wai
 HOLD_TOLERANCE = 0.01
 BISECT_UNTIL = 0.05
 PAYLOAD_BYTES = 1024
+BEFORE = (
+    "Before (2026-12-04, the stream-based generator of commit 5b6faef, same command and "
+    "machine): 1 process 24,000 req/s (0.18 of wrk), 2 processes 33,000 (0.25 of wrk), "
+    "wrk 130,744; best built-in / wrk 0.25."
+)
+"""The figures before the protocol-based generator (issue 16, part 5), kept for comparison."""
 
 NGINX_CONF = """daemon off;
 master_process on;
@@ -156,12 +162,14 @@ def main() -> None:
         ),
         f"| wrk 4 (`{wrk_command}`) | closed loop, as fast as answered | {wrk:,.0f} |",
         "",
-        f"Best built-in / wrk: {builtin / wrk:.2f}. The highest rate the built-in generator "
+        f"After: best built-in / wrk {builtin / wrk:.2f}. The highest rate the built-in generator "
         f"held within 1% was {builtin:,.0f} req/s (trials of {args.seconds:g} s after a 0.5 s "
         "warm-up, "
         "bisected to 5%; near the limit a trial can go either way); the profiles ask for at "
         f"most 5,000. Load average when the bench started: {load:.2f} (anything above 0 "
         "means other programs shared the two cores).",
+        "",
+        BEFORE,
         "",
         *(
             f"Trials with {n} process(es) (requested: verdict (measured)): " + "; ".join(t) + "."
