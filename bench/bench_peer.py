@@ -121,6 +121,10 @@ MM_DB = "peer_meshmark"
 CACHE = "redis://127.0.0.1:6379/10"
 WORKERS = 3
 CONNECTIONS = 16
+# Conbench's compare and history answer in seconds at 16 connections: wrk's usual 10 s
+# timeout would drop them as errors.
+WRK_TIMEOUT_S = 60
+PIDS: dict[str, int] = {}  # base URL -> gunicorn master pid
 CASES = 100  # Conbench: results per run, one per case
 REPO = "https://github.com/meshmark/peer-bench"  # only a name: never contacted
 ORG = "bench"
@@ -273,6 +277,7 @@ def serve(argv: list[str], env: dict[str, str], ready: str, what: str, log: Path
             [a.replace("{port}", str(port)) for a in argv],
             cwd=ROOT, env=env, stdout=out, stderr=out,
         )  # fmt: skip
+    PIDS[base] = proc.pid
     try:
         wait_for(base + ready, what, proc, log)
         yield base
@@ -495,9 +500,38 @@ def post_script(path: Path, pool: Path, tag: str, per_request: bool) -> Path:
     return path
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its children (a gunicorn master and its workers)."""
+    total = 0.0
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    for p in [pid, *map(int, kids)]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def quiesce(pid: int, limit_s: float = 180) -> None:
+    """Wait until the server at ``pid`` is idle. wrk drops the requests still in flight when
+    it stops, but a sync worker still answers each one queued: without this wait that
+    backlog would run into the next measurement (of the other service, on the same cores)."""
+    deadline = time.monotonic() + limit_s
+    before = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_seconds(pid)
+        if now - before < 0.025:  # under 5% of one core over the half second
+            return
+        before = now
+    print(f"warning: server {pid} still busy after {limit_s:.0f} s", flush=True)
+
+
 def measure(target: Target, seconds: int) -> dict[str, float]:
     out = wrk_raw(target.url, seconds=seconds, connections=CONNECTIONS, script=target.script,
-                  headers=target.headers)  # fmt: skip
+                  headers=target.headers, timeout_s=WRK_TIMEOUT_S)  # fmt: skip
     lines = out.splitlines()
     figures = wrk_figures(b"\n".join(ln for ln in lines if not ln.startswith(b"STATUS ")))
     if target.script is not None:
@@ -530,7 +564,13 @@ ROWS = (
 )
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b and b == b and a == a else "n/a"
+
+
 def _ms(value: float) -> str:
+    if value != value:  # nan: no request finished within the measurement
+        return "n/a"
     return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
@@ -552,7 +592,7 @@ def report(
         rows.append(
             f"| {title} | {cb['rps']:,.0f} | {_ms(cb['p50_ms'])} | {_ms(cb['p99_ms'])} "
             f"| {mm['rps']:,.0f} | {_ms(mm['p50_ms'])} | {_ms(mm['p99_ms'])} "
-            f"| {mm['rps'] / cb['rps']:.2f} | {mm['p99_ms'] / cb['p99_ms']:.2f} |"
+            f"| {_ratio(mm['rps'], cb['rps'])} | {_ratio(mm['p99_ms'], cb['p99_ms'])} |"
         )
     medians = "; ".join(
         f"{title}: Conbench {cells[(key, 'conbench')].median_rps:,.0f}, MeshMark "
@@ -589,7 +629,9 @@ def report(
         f"commit each) and {int(mm['results']):,} results (MeshMark, {mm['rate']:,.0f} "
         f"results/s, NDJSON bulk of {BULK} bundles of 2 results, {LOADERS} clients). wrk, "
         f"{CONNECTIONS} connections, {args.seconds} s per measurement after a 2 s warm-up, best "
-        f"of {args.rounds} rounds interleaved Conbench, MeshMark; reads first, writes last. "
+        f"of {args.rounds} rounds interleaved Conbench, MeshMark; reads first, writes last; "
+        f"wrk's timeout {WRK_TIMEOUT_S} s; after each wrk run the bench waits until that "
+        "server is idle (its sync workers still answer the requests wrk left in flight). "
         "Everything (wrk, both servers, PostgreSQL) shares the 2 cores; 1-minute load average "
         f"{load[0]:.2f} before and {load[1]:.2f} after.",
         "",
@@ -758,8 +800,11 @@ def run(
                             ))  # fmt: skip
                         else:
                             warm = target
+                        pid = PIDS[bases[system]]
                         measure(warm, 2)
+                        quiesce(pid)
                         figures = measure(target, args.seconds)
+                        quiesce(pid)
                         cells[(key, system)].runs.append(figures)
                         print(
                             f"round {round_no + 1} {key} {system}: {figures['rps']:.0f} req/s, "
