@@ -105,10 +105,11 @@ def wrk_raw(
     threads: int = 2,
     script: Path | None = None,
     headers: dict[str, str] | None = None,
+    timeout_s: int = 10,
 ) -> bytes:
     """Run Debian's wrk with --latency; returns its output (a script's done() may add lines)."""
     argv = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
-    argv += ["--timeout", "10s"]
+    argv += ["--timeout", f"{timeout_s}s"]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     if script is not None:
