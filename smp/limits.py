@@ -79,6 +79,17 @@ def check_limits(doc: Any, limits: Limits) -> list[Problem]:
     ``max-string-length`` (keys and values; ``raw.content`` and a client's ``body``
     have the schema's own, larger caps).
     """
+    problems = count_problems(doc, limits)
+    problems.extend(_walk(doc, [], limits))
+    if len(problems) > MAX_LIMIT_PROBLEMS:
+        more = len(problems) - MAX_LIMIT_PROBLEMS
+        problems = problems[:MAX_LIMIT_PROBLEMS]
+        problems.append(Problem("", "max-problems", f"{more} more over-limit problems"))
+    return problems
+
+
+def count_problems(doc: Any, limits: Limits) -> list[Problem]:
+    """``max-runs`` and ``max-histogram-buckets``: the limits counted, not walked."""
     problems: list[Problem] = []
     runs = doc.get("runs") if isinstance(doc, dict) else None
     if isinstance(runs, list) and len(runs) > limits.max_runs:
@@ -100,11 +111,6 @@ def check_limits(doc: Any, limits: Limits) -> list[Problem]:
                     f"this one has {len(buckets)}",
                 )
             )
-    problems.extend(_walk(doc, [], limits))
-    if len(problems) > MAX_LIMIT_PROBLEMS:
-        more = len(problems) - MAX_LIMIT_PROBLEMS
-        problems = problems[:MAX_LIMIT_PROBLEMS]
-        problems.append(Problem("", "max-problems", f"{more} more over-limit problems"))
     return problems
 
 

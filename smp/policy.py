@@ -30,7 +30,7 @@ MAX_COUNT = 2**31 - 1
 TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 # Texts stored in columns of a fixed size, by their path with list indices left out.
-_LENGTHS = {
+LENGTHS = {
     "profile": 64,
     "profile_id": 64,
     "load_generator.name": 32,
@@ -50,7 +50,7 @@ _COUNTS = {
     "count",
     "proxy_concurrency",
 }
-_TIMES = {"start_time", "end_time"}
+TIMES = {"start_time", "end_time"}
 
 
 def check_storable(doc: Any) -> list[Problem]:
@@ -105,7 +105,7 @@ def _text(value: str, parts: list[Any]) -> Iterator[Problem]:
     if "\x00" in value:
         yield Problem(path, "no-nul", "text may not contain a NUL byte (\\u0000)")
         return
-    limit = _LENGTHS.get(key)
+    limit = LENGTHS.get(key)
     if limit is not None and len(value) > limit:
         yield Problem(path, "max-length", f"at most {limit} characters; this has {len(value)}")
     if key == "environment.node.arch" and value and not TOKEN.match(value):
@@ -115,8 +115,13 @@ def _text(value: str, parts: list[Any]) -> Iterator[Problem]:
             "an architecture is a plain name (letters, digits, '.', '_', '+', '-'), "
             f"e.g. amd64; got {value[:40]!r}",
         )
-    if parts and parts[-1] in _TIMES:
+    if parts and parts[-1] in TIMES:
         yield from _time(value, path)
+
+
+def time_problems(value: str, path: str) -> list[Problem]:
+    """The ``datetime-range`` problem of a timestamp text, if it has one."""
+    return list(_time(value, path))
 
 
 def _time(value: str, path: str) -> Iterator[Problem]:

@@ -29,11 +29,11 @@ from typing import Any, Literal
 import multipart
 
 from smp import consistency, document
+from smp.door import check_door
 from smp.errors import Problem, ReaderError
-from smp.limits import Limits, check_limits
+from smp.limits import Limits
 from smp.loaders import NestingTooDeepError
 from smp.model import Bundle, PerformanceTestResult
-from smp.policy import check_storable
 from smp.readers import Reader, detect, get_reader, smpdoc
 from smp.spec import read as spec
 from smp.spec import shapes
@@ -198,7 +198,7 @@ def _read_document(
     only ``configs`` takes it as valid on its own (``smp-runner validate``).
     """
     kind: Kind = "bundle" if "runs" in doc else (shapes.kind_of(doc) or "result")  # type: ignore[assignment]
-    problems = check_limits(doc, limits) or check_storable(doc)
+    problems = check_door(doc, limits)
     if not problems and kind in CONFIG_KINDS and not configs:
         what = shapes.MESSAGE_NAMES[kind]
         message = (
@@ -340,7 +340,7 @@ def _form_limit_problems(form: Form, limits: Limits) -> list[Problem]:
         return []  # reported as malformed, with its line and column, once the form is read
     # The environment sits one level down in the bundle built from the form.
     wrapped = {"environment": environment}
-    return check_limits(wrapped, limits) or check_storable(wrapped)
+    return check_door(wrapped, limits)
 
 
 def _bundle_document(form: Form) -> tuple[dict[str, Any], list[Problem]]:
