@@ -119,3 +119,63 @@ def test_the_compiled_schema_has_no_references_left(kind: document.Kind) -> None
         )
     )
     assert "$ref" not in flat
+
+
+def _every_negation(
+    node: Any, path: tuple[Any, ...] = ()
+) -> list[tuple[tuple[Any, ...], list[str]]]:
+    """Where the schema says "not both of these two spellings", and the two names."""
+    out = []
+    if isinstance(node, dict):
+        negated = node.get("not")
+        if isinstance(negated, dict) and set(negated) == {"required"}:
+            out.append((path, list(negated["required"])))
+        for key, value in node.items():
+            out += _every_negation(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _every_negation(value, (*path, index))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("where", "first", "second"),
+    [
+        (("runs", 0), "actual_qps", "actual_QPS"),
+        (("runs", 0, "resources", "sidecar"), "cpu_mcores", "cpu_mCores"),
+        (("mesh_config", "mesh_control_plane"), "cpu_mcores", "cpu_mCores"),
+        (("environment", "individual_workloads", 0), "cpu_mcores", "cpu_mCores"),
+    ],
+)
+def test_the_rewritten_negations_still_refuse_both_spellings_and_take_either(
+    where: tuple[Any, ...], first: str, second: str
+) -> None:
+    """The fast validator writes "not both" as a dependency (smp.document._without_negations):
+    it must still refuse a block with both spellings and take one with either alone."""
+    for present in ([first], [second], [first, second]):
+        doc = json.loads(json.dumps(make_bundle()))
+        node: Any = doc
+        for part in where:
+            if isinstance(node, dict):
+                node = node.setdefault(part, [{"name": "w"}] if part.endswith("workloads") else {})
+            else:
+                node = node[part]
+        node.pop(first, None)
+        node.pop(second, None)
+        for name in present:
+            node[name] = 5.0
+        both = len(present) == 2
+        assert _fast_accepts(doc) is not both, (where, present)
+        assert bool(list(document._validator("bundle").iter_errors(doc))) is both
+
+
+def test_every_negation_of_the_schemas_is_one_the_rewrite_knows() -> None:
+    """Each "not" of the schemas is a pair of spellings (what the rewrite covers), so no other
+    negation is left raising on every valid block."""
+    for kind in ("bundle", "result"):
+        schemas = {document.SCHEMA_IDS[k]: document.load_schema(k) for k in ("result", "bundle")}
+        inlined = document._inlined(document.load_schema(kind), document.load_schema(kind), schemas)
+        found = _every_negation(inlined)
+        assert found
+        assert all(len(names) == 2 for _, names in found)
+        assert _every_negation(document._without_negations(inlined)) == []
