@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from smp.errors import ReaderError
@@ -10,6 +12,45 @@ from smp.units import duration_to_ms
 @pytest.mark.parametrize("text", ["[NaN]", "[Infinity]", "[-Infinity]", "[1e999]"])
 def test_json_refuses_numbers_that_are_not_finite(text: str) -> None:
     with pytest.raises(ReaderError):
+        load_json(text)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a": {"b": [1, -1e999]}}', "[1.5, 2e308]", '{"x": 1e400, "y": "' + "z" * 99 + '"}']
+)
+def test_a_number_too_large_for_a_float_is_named_wherever_it_is(text: str) -> None:
+    """Floats are parsed by the C decoder and an overflow found after (smp.loaders.load_json):
+    the error still names the number, as the checking hook did."""
+    with pytest.raises(ReaderError, match=r"malformed JSON: -?\d+e\d+ is too large for a number"):
+        load_json(text)
+
+
+def _old_depth(value: object, depth: int = 0) -> bool:
+    """The nesting rule as first written: any value deeper than MAX_DEPTH (scalars too)."""
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_old_depth(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_old_depth(v, depth + 1) for v in value)
+    return False
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2])
+@pytest.mark.parametrize("leaf", ["1", "1.5", '"s"', "[]", "{}", "null"])
+def test_nesting_is_refused_exactly_where_it_was(levels: int, leaf: str) -> None:
+    text = '{"k": ' * levels + leaf + "}" * levels
+    expected_deep = _old_depth(json.loads(text))
+    if expected_deep:
+        with pytest.raises(ReaderError, match="nests deeper"):
+            load_json(text)
+    else:
+        assert load_json(text) == json.loads(text)
+
+
+def test_a_large_number_is_named_before_deep_nesting_as_before() -> None:
+    text = "[" * (MAX_DEPTH + 5) + "1e999" + "]" * (MAX_DEPTH + 5)
+    with pytest.raises(ReaderError, match="too large"):
         load_json(text)
 
 
