@@ -76,12 +76,19 @@ def _slack(value: float) -> float:
 def _numbers_fine(value: Any) -> bool:
     """Whether every number inside a ``to_dict`` shape is finite and >= 0: the common case,
     answered without building a path for each of them (a histogram has hundreds)."""
-    if isinstance(value, Mapping):
-        return all(_numbers_fine(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_numbers_fine(v) for v in value)
-    if type(value) is float or type(value) is int:
-        return 0 <= value < math.inf  # NaN fails the comparison
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is float or kind is int:
+            if not 0 <= item < math.inf:  # NaN fails the comparison
+                return False
+        elif kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
     return True
 
 
