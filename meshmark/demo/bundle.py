@@ -29,9 +29,17 @@ def endpoint_url(profile: Profile) -> str:
     return f"http://fortio-server.bench.svc.cluster.local:8080/echo{size}"
 
 
-def smp_run(text: str, role: str, profile: Profile, run_id: str) -> PerformanceTestResult:
-    """The fortio output read by the index's own reader, with the bundle's extensions."""
-    (result,) = fortio_reader.read(text.encode())
+def smp_run(
+    text: str, role: str, profile: Profile, run_id: str, doc: dict[str, Any] | None = None
+) -> PerformanceTestResult:
+    """The fortio output read by the index's own reader, with the bundle's extensions.
+
+    ``doc``: the document ``text`` was written from, converted by the same reader without
+    parsing the text back (what parsing would give: tests/meshmark/test_demo_fortio_text.py)."""
+    if doc is not None:
+        result = fortio_reader.convert(doc)
+    else:
+        (result,) = fortio_reader.read(text.encode())
     result.role = role
     result.profile_id = profile.id
     result.id = f"{run_id}-{role}"

@@ -302,5 +302,69 @@ def fortio_document(run: FortioRun, model: LatencyModel, rng: random.Random) -> 
 
 
 def fortio_text(doc: dict[str, Any]) -> str:
-    """The document as fortio writes it (Go's two-space MarshalIndent)."""
-    return json.dumps(doc, indent=2) + "\n"
+    """The document as fortio writes it (Go's two-space MarshalIndent): the text
+    ``json.dumps(doc, indent=2) + "\n"`` gives, written without the encoder's generators
+    (the standard library encodes indented JSON in pure Python, a fifth of making a demo
+    bundle; tests/meshmark/test_demo_fortio_text.py holds the two equal)."""
+    out: list[str] = []
+    _indented(doc, out, "\n")
+    out.append("\n")
+    return "".join(out)
+
+
+_STRING = json.encoder.encode_basestring_ascii  # what json.dumps uses (ensure_ascii)
+_SCALARS = {True: "true", False: "false", None: "null"}
+
+
+def _indented(value: Any, out: list[str], newline: str) -> None:
+    """Append ``value`` as json.dumps(indent=2) writes it; ``newline`` ends a line and
+    indents the next one to this value's level."""
+    kind = type(value)
+    if kind is str:
+        out.append(_STRING(value))
+    elif kind is float:
+        out.append(_number(value))
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        sep = "{" + inner
+        for key, item in value.items():
+            out.append(sep)
+            out.append(_STRING(key if type(key) is str else _key(key)))
+            out.append(": ")
+            _indented(item, out, inner)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _indented(item, out, inner)
+            sep = "," + inner
+        out.append(newline + "]")
+    elif value is None or kind is bool:
+        out.append(_SCALARS[value])
+    else:
+        out.append(json.dumps(value))  # nothing the demo writes; the encoder's own answer
+
+
+def _number(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool) or key is None:
+        return _SCALARS[key]
+    return _number(key) if isinstance(key, float) else str(key)

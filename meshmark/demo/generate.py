@@ -124,8 +124,11 @@ def submission(seed: int, index: int, current: Campaign, repetition: int) -> Dem
             error_rate=errors,
             payload_bytes=profile.payload_bytes,
         )
-        text = fortio_text(fortio_document(request, model, rng))
-        runs.append(smp_run(text, role, profile, f"demo-{seed}-c{current.index}-r{repetition + 1}"))
+        native = fortio_document(request, model, rng)
+        text = fortio_text(native)
+        runs.append(
+            smp_run(text, role, profile, f"demo-{seed}-c{current.index}-r{repetition + 1}", native)
+        )
     for run in runs:
         run.resources = run_resources(run, current, rng)
     bundle = bundle_document(

@@ -125,8 +125,9 @@ def _fixed(
             start=start + dt.timedelta(seconds=offset), labels=f"{profile.id} {role}",
             grpc=False, error_rate=0.0, payload_bytes=profile.payload_bytes,
         )  # fmt: skip
-        text = fortio_text(fortio_document(request, model, rng))
-        run = smp_run(text, role, profile, f"demo-{seed}-k{number}")
+        native = fortio_document(request, model, rng)
+        text = fortio_text(native)
+        run = smp_run(text, role, profile, f"demo-{seed}-k{number}", native)
         run.labels.update(labels)
         run.resources = run_resources(run, current, rng)
         runs.append(run.to_dict())
@@ -164,8 +165,9 @@ def _capacity(seed: int, base: Campaign, repetition: int, number: int) -> DemoSu
             payload_bytes=profile.payload_bytes,
         )  # fmt: skip
         model = _latency(current, rng)
-        text = fortio_text(fortio_document(request, model, rng))
-        run = smp_run(text, role, profile, f"demo-{seed}-k{number}")
+        native = fortio_document(request, model, rng)
+        text = fortio_text(native)
+        run = smp_run(text, role, profile, f"demo-{seed}-k{number}", native)
         # The trial at the capacity is this run: its p99 is the run's own.
         trials = [
             dataclasses.replace(t, p99_ms=run.latencies_ms.p99) if t.requested_qps == rate else t

@@ -10,7 +10,7 @@ Two paths:
   processing task runs inline when no broker is configured (eager mode) and is
   queued for the workers otherwise.
 * :func:`seed_bulk` is the same pipeline for big corpora in one process: each
-  batch of submissions is inserted with one ``bulk_create`` (deduplicated by
+  batch of submissions is inserted at once as the bulk endpoint does (deduplicated by
   content digest first) and processed in-process with ``ingest.processing.submissions_process``
   (the bulk endpoint's path: one verdict per submission, one write per table
   and one commit per batch), without Celery; running again resumes.
@@ -197,7 +197,7 @@ def _seed_part(
         waiting = Submission.objects.filter(
             pk__in=list(known.values()), status=Submission.Status.RECEIVED
         ).values_list("pk", flat=True)
-        Submission.objects.bulk_create(fresh, batch_size=batch_size)
+        submissions.submissions_insert(fresh)  # COPY on PostgreSQL, as the bulk endpoint
         processing.submissions_process(
             submission_ids=[row.pk for row in fresh] + list(waiting), refresh_rows=False
         )
