@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from ingest import normalize
 from ingest.models import (
@@ -197,32 +198,84 @@ def rows_refresh(*, keys: Iterable[RowKey]) -> int:
     """Recompute the rows of these keys from their entries; returns how many rows exist after.
 
     Reads only the columns aggregation needs, and writes back only the outlier
-    flags that changed.
+    flags that changed. Per chunk of keys: one query for their entries, one upsert of
+    their rows, one delete of the rows left without entries, at most two updates of
+    outlier flags (a query and an ``update_or_create`` per key were most of a worker's
+    time after each batch: docs/benchmarks.md, "Write path").
     """
     kept = 0
-    for key in sorted(set(keys)):
-        lookup: dict[str, Any] = key.lookup()
-        entries = EntryColumns.from_rows(
-            list(
-                LeaderboardEntry.objects.filter(**lookup, listed=True)
-                .order_by("pk")
-                .values_list(*ENTRY_COLUMNS)
-            )
-        )
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), REFRESH_CHUNK):
+        kept += _rows_refresh_chunk(ordered[start : start + REFRESH_CHUNK])
+    return kept
+
+
+REFRESH_CHUNK = 200
+"""Keys whose entries are read in one query (a row's entries are read whole either way)."""
+
+_ROW_VALUE_FIELDS = [
+    f.name
+    for f in LeaderboardRow._meta.concrete_fields
+    if f.name not in ("id", *(name.removesuffix("_id") for name in KEY_FIELDS))
+]
+
+
+def _rows_refresh_chunk(keys: list[RowKey]) -> int:
+    found: dict[RowKey, list[tuple[Any, ...]]] = {key: [] for key in keys}
+    width = len(KEY_FIELDS)
+    for row in (
+        LeaderboardEntry.objects.filter(_matching(keys), listed=True)
+        .order_by("pk")
+        .values_list(*KEY_FIELDS, *ENTRY_COLUMNS)
+    ):
+        found[RowKey(*row[:width])].append(row[width:])
+    flips: dict[bool, list[int]] = {True: [], False: []}
+    rows: list[LeaderboardRow] = []
+    empty: list[RowKey] = []
+    for key in keys:
+        entries = EntryColumns.from_rows(found[key])
         values, flagged = row_values(entries)
         changed = flagged != entries.is_outlier
-        for flag in (True, False):
-            ids = [
-                i for i, c, f in zip(entries.ids, changed, flagged, strict=True) if c and f == flag
-            ]
-            if ids:
-                LeaderboardEntry.objects.filter(pk__in=ids).update(is_outlier=flag)
+        for i, c, f in zip(entries.ids, changed, flagged, strict=True):
+            if c:
+                flips[bool(f)].append(i)
         if values is None:
-            LeaderboardRow.objects.filter(**lookup).delete()
-            continue
-        LeaderboardRow.objects.update_or_create(**lookup, defaults=values)
-        kept += 1
-    return kept
+            empty.append(key)
+        else:
+            rows.append(LeaderboardRow(**key.lookup(), **values))
+    for flag, ids in flips.items():
+        if ids:
+            LeaderboardEntry.objects.filter(pk__in=ids).update(is_outlier=flag)
+    if empty:
+        LeaderboardRow.objects.filter(_matching(empty)).delete()
+    if rows:
+        LeaderboardRow.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=[name.removesuffix("_id") for name in KEY_FIELDS],
+            update_fields=_ROW_VALUE_FIELDS,
+        )
+    return len(rows)
+
+
+def _matching(keys: Iterable[RowKey]) -> Q:
+    """Exactly these keys, as a filter: one term per (version, profile, class, complete)
+    with its mesh configurations listed (an OR of every key compiles far slower)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for key in keys:
+        groups.setdefault(
+            (key.formula_version, key.profile_id, key.environment_class, key.complete), []
+        ).append(key.mesh_config_id)
+    match = Q(pk__in=[])
+    for (version, profile, klass, complete), configs in groups.items():
+        match |= Q(
+            formula_version=version,
+            profile_id=profile,
+            environment_class=klass,
+            complete=complete,
+            mesh_config_id__in=configs,
+        )
+    return match
 
 
 def rows_mark(*, keys: Iterable[RowKey]) -> None:
@@ -282,8 +335,7 @@ def rows_refresh_pending() -> int:
                 ]
             ]:
                 with transaction.atomic():
-                    for key in keys:
-                        PendingRefresh.objects.filter(**key.lookup()).delete()
+                    PendingRefresh.objects.filter(_matching(keys)).delete()
                     rows_refresh(keys=keys)
                 refreshed += len(keys)
         if not PendingRefresh.objects.exists():
