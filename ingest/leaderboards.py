@@ -68,74 +68,54 @@ class RowKey(NamedTuple):
 
 
 def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
-    """Create or update the entries of these scores; returns the rows they touch."""
-    scores = (
-        Score.objects.filter(pk__in=list(score_ids), score__isnull=False)
-        .select_related(
-            "result__profile", "result__environment", "result__organization", "result__submission"
-        )
-        .only(
-            "score",
-            "formula_version",
-            "classes",
-            "added_p99_ms",
-            "cpu_mcores_per_1k_rps",
-            "mem_mb_per_proxy",
-            "normalized",
-            "result__created_at",
-            "result__is_listed",
-            "result__ranked",
-            "result__certification",
-            "result__mesh_config_id",
-            "result__submission_id",
-            "result__profile__id",
-            "result__profile__version",
-            "result__profile__protocol",
-            "result__environment__id",
-            "result__environment__environment_class",
-            "result__environment__kubernetes_version",
-            "result__organization__id",
-            "result__organization__is_listed",
-            "result__submission__status",
-        )
+    """Create or update the entries of these scores; returns the rows they touch.
+
+    Reads the columns as plain values (one query across the score, its result, profile,
+    environment, organization and submission) rather than as six model instances a score.
+    """
+    rows = Score.objects.filter(pk__in=list(score_ids), score__isnull=False).values_list(
+        *_SYNC_COLUMNS
     )
     entries = []
-    for score in scores:
-        result = score.result
-        assert score.score is not None
+    for row in rows:
+        s = dict(zip(_SYNC_NAMES, row, strict=True))
+        assert s["score"] is not None
         entries.append(
             LeaderboardEntry(
-                score=score,
-                result=result,
-                formula_version=score.formula_version,
-                profile_id=result.profile.id,
-                profile_version=result.profile.version,
-                protocol=result.profile.protocol,
-                environment_class=result.environment.environment_class,
-                mesh_config_id=result.mesh_config_id,
-                complete=all(v is not None for v in score.classes.values()),
-                organization_id=result.organization.id,
-                environment_id=result.environment.id,
-                submission_id=result.submission_id,
-                kubernetes_version=result.environment.kubernetes_version,
-                certified=result.certification in normalize.CERTIFIED,
-                value=score.score,
-                added_p99_ms=score.added_p99_ms,
-                cpu_mcores_per_1k_rps=score.cpu_mcores_per_1k_rps,
-                mem_mb_per_proxy=score.mem_mb_per_proxy,
-                normalized=score.normalized,
+                score_id=s["pk"],
+                result_id=s["result_id"],
+                formula_version=s["formula_version"],
+                profile_id=s["profile"],
+                profile_version=s["profile_version"],
+                protocol=s["protocol"],
+                environment_class=s["environment_class"],
+                mesh_config_id=s["mesh_config"],
+                complete=all(v is not None for v in s["classes"].values()),
+                organization_id=s["organization"],
+                environment_id=s["environment"],
+                submission_id=s["submission"],
+                kubernetes_version=s["kubernetes_version"],
+                certified=s["certification"] in normalize.CERTIFIED,
+                value=s["score"],
+                added_p99_ms=s["added_p99_ms"],
+                cpu_mcores_per_1k_rps=s["cpu_mcores_per_1k_rps"],
+                mem_mb_per_proxy=s["mem_mb_per_proxy"],
+                normalized=s["normalized"],
                 # On a board: listed by moderation, admitted (docs/meshmark.md), accepted.
                 listed=(
-                    result.is_listed
-                    and result.ranked
-                    and result.organization.is_listed
-                    and result.submission.status == "accepted"
+                    s["is_listed"]
+                    and s["ranked"]
+                    and s["organization_listed"]
+                    and s["submission_status"] == "accepted"
                 ),
-                created_at=result.created_at,
+                created_at=s["created_at"],
             )
         )
     old_keys = {
-        RowKey.of(e) for e in LeaderboardEntry.objects.filter(score__in=[e.score for e in entries])
+        RowKey(*key)
+        for key in LeaderboardEntry.objects.filter(
+            score_id__in=[e.score_id for e in entries]
+        ).values_list(*KEY_FIELDS)
     }
     LeaderboardEntry.objects.bulk_create(
         entries,
@@ -148,6 +128,37 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
         ],
     )
     return old_keys | {RowKey.of(e) for e in entries}
+
+
+# What entries_sync reads of a score and its result, and the names it gives them.
+_SYNC = {
+    "pk": "pk",
+    "score": "score",
+    "formula_version": "formula_version",
+    "classes": "classes",
+    "added_p99_ms": "added_p99_ms",
+    "cpu_mcores_per_1k_rps": "cpu_mcores_per_1k_rps",
+    "mem_mb_per_proxy": "mem_mb_per_proxy",
+    "normalized": "normalized",
+    "result_id": "result_id",
+    "result__created_at": "created_at",
+    "result__is_listed": "is_listed",
+    "result__ranked": "ranked",
+    "result__certification": "certification",
+    "result__mesh_config_id": "mesh_config",
+    "result__submission_id": "submission",
+    "result__profile_id": "profile",
+    "result__profile__version": "profile_version",
+    "result__profile__protocol": "protocol",
+    "result__environment_id": "environment",
+    "result__environment__environment_class": "environment_class",
+    "result__environment__kubernetes_version": "kubernetes_version",
+    "result__organization_id": "organization",
+    "result__organization__is_listed": "organization_listed",
+    "result__submission__status": "submission_status",
+}
+_SYNC_COLUMNS = tuple(_SYNC)
+_SYNC_NAMES = tuple(_SYNC.values())
 
 
 def entries_sync_all(*, version: str) -> int:
