@@ -101,7 +101,12 @@ def _clean(value: Any) -> Any:
     if names is not None:
         out: dict[str, Any] = {}
         for name in names:
-            cleaned = _clean(getattr(value, name))
+            item = getattr(value, name)
+            if type(item) in _SCALARS:  # most fields (every bucket's): kept unless None
+                if item is not None:
+                    out[name] = item
+                continue
+            cleaned = _clean(item)
             if cleaned is None or cleaned == {} or cleaned == []:
                 continue
             out[name] = cleaned
