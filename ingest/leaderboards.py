@@ -74,41 +74,21 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
     environment, organization and submission) rather than as six model instances a score.
     """
     rows = Score.objects.filter(pk__in=list(score_ids), score__isnull=False).values_list(
-        *_SYNC_COLUMNS
+        *_COPIED, *_DERIVED_FROM
     )
+    width = len(_COPIED)
     entries = []
     for row in rows:
-        s = dict(zip(_SYNC_NAMES, row, strict=True))
-        assert s["score"] is not None
+        copied = dict(zip(_COPIED.values(), row[:width], strict=True))
+        classes, certification, is_listed, ranked, org_listed, status = row[width:]
+        assert copied["value"] is not None
         entries.append(
             LeaderboardEntry(
-                score_id=s["pk"],
-                result_id=s["result_id"],
-                formula_version=s["formula_version"],
-                profile_id=s["profile"],
-                profile_version=s["profile_version"],
-                protocol=s["protocol"],
-                environment_class=s["environment_class"],
-                mesh_config_id=s["mesh_config"],
-                complete=all(v is not None for v in s["classes"].values()),
-                organization_id=s["organization"],
-                environment_id=s["environment"],
-                submission_id=s["submission"],
-                kubernetes_version=s["kubernetes_version"],
-                certified=s["certification"] in normalize.CERTIFIED,
-                value=s["score"],
-                added_p99_ms=s["added_p99_ms"],
-                cpu_mcores_per_1k_rps=s["cpu_mcores_per_1k_rps"],
-                mem_mb_per_proxy=s["mem_mb_per_proxy"],
-                normalized=s["normalized"],
+                **copied,
+                complete=all(v is not None for v in classes.values()),
+                certified=certification in normalize.CERTIFIED,
                 # On a board: listed by moderation, admitted (docs/meshmark.md), accepted.
-                listed=(
-                    s["is_listed"]
-                    and s["ranked"]
-                    and s["organization_listed"]
-                    and s["submission_status"] == "accepted"
-                ),
-                created_at=s["created_at"],
+                listed=is_listed and ranked and org_listed and status == "accepted",
             )
         )
     old_keys = {
@@ -130,35 +110,36 @@ def entries_sync(*, score_ids: Iterable[int]) -> set[RowKey]:
     return old_keys | {RowKey.of(e) for e in entries}
 
 
-# What entries_sync reads of a score and its result, and the names it gives them.
-_SYNC = {
-    "pk": "pk",
-    "score": "score",
+# What entries_sync copies from a score and its result: column -> the entry's field.
+_COPIED = {
+    "pk": "score_id",
+    "result_id": "result_id",
     "formula_version": "formula_version",
-    "classes": "classes",
+    "result__profile_id": "profile_id",
+    "result__profile__version": "profile_version",
+    "result__profile__protocol": "protocol",
+    "result__environment__environment_class": "environment_class",
+    "result__mesh_config_id": "mesh_config_id",
+    "result__organization_id": "organization_id",
+    "result__environment_id": "environment_id",
+    "result__submission_id": "submission_id",
+    "result__environment__kubernetes_version": "kubernetes_version",
+    "score": "value",
     "added_p99_ms": "added_p99_ms",
     "cpu_mcores_per_1k_rps": "cpu_mcores_per_1k_rps",
     "mem_mb_per_proxy": "mem_mb_per_proxy",
     "normalized": "normalized",
-    "result_id": "result_id",
     "result__created_at": "created_at",
-    "result__is_listed": "is_listed",
-    "result__ranked": "ranked",
-    "result__certification": "certification",
-    "result__mesh_config_id": "mesh_config",
-    "result__submission_id": "submission",
-    "result__profile_id": "profile",
-    "result__profile__version": "profile_version",
-    "result__profile__protocol": "protocol",
-    "result__environment_id": "environment",
-    "result__environment__environment_class": "environment_class",
-    "result__environment__kubernetes_version": "kubernetes_version",
-    "result__organization_id": "organization",
-    "result__organization__is_listed": "organization_listed",
-    "result__submission__status": "submission_status",
 }
-_SYNC_COLUMNS = tuple(_SYNC)
-_SYNC_NAMES = tuple(_SYNC.values())
+# ... and what it derives the entry's complete, certified and listed from, in this order.
+_DERIVED_FROM = (
+    "classes",
+    "result__certification",
+    "result__is_listed",
+    "result__ranked",
+    "result__organization__is_listed",
+    "result__submission__status",
+)
 
 
 def entries_sync_all(*, version: str) -> int:

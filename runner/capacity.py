@@ -90,6 +90,22 @@ def verdict(
     )
 
 
+def search_phase(
+    phase: str,
+    measure: Callable[[float], PerformanceTestResult],
+    settings: SearchSettings,
+    step: Callable[[str], None],
+    detail: str = "",
+) -> PerformanceTestResult:
+    """A capacity profile's phase as both modes run it: the search announced (``detail``
+    says what the mode adds), each trial's line under the phase's name, the capacity found."""
+    step(f"{phase}: capacity search under a {settings.objective_p99_ms:g} ms p99{detail}")
+    run = search(measure, settings, lambda line: step(f"{phase}: {line}"))
+    assert run.capacity is not None
+    step(f"{phase}: capacity {run.capacity.rps:g} rps")
+    return run
+
+
 def search(
     measure: Callable[[float], PerformanceTestResult],
     settings: SearchSettings,

@@ -29,8 +29,7 @@ import click
 
 from runner import k8s_manifests as manifests
 from runner.bundle import LoadDescription, make_bundle, new_run_id
-from runner.capacity import SearchSettings
-from runner.capacity import search as capacity_search
+from runner.capacity import SearchSettings, search_phase
 from runner.cluster import Cluster, capture_environment, resolve_mesh
 from runner.meshes import Mesh
 from runner.processes import Cleanup
@@ -263,8 +262,6 @@ def _capacity_phase(
 ) -> PerformanceTestResult:
     """A capacity profile's phase: the search of runner.capacity, each trial a load Job of
     its own (``smp-load-t1``, ``smp-load-t2``, ...) at the trial's rate."""
-    settings = SearchSettings.of(options.profile)
-    progress.step(f"{phase}: capacity search under a {settings.objective_p99_ms:g} ms p99")
     count = [0]
 
     def trial(rate: float) -> PerformanceTestResult:
@@ -273,10 +270,7 @@ def _capacity_phase(
         job = f"{manifests.LOAD_JOB}-t{count[0]}"
         return _load_phase(cluster, ns, run_id, phase, phase_mesh, mesh, at_rate, progress, job=job)
 
-    run = capacity_search(trial, settings, lambda line: progress.step(f"{phase}: {line}"))
-    assert run.capacity is not None
-    progress.step(f"{phase}: capacity {run.capacity.rps:g} rps")
-    return run
+    return search_phase(phase, trial, SearchSettings.of(options.profile), progress.step)
 
 
 def _load_phase(

@@ -34,7 +34,7 @@ import click
 
 from runner.bundle import LoadDescription, make_bundle, new_run_id, runner_version
 from runner.calibrate import run_probe
-from runner.capacity import SearchSettings, search
+from runner.capacity import SearchSettings, search_phase
 from runner.certs import make_certificates
 from runner.environment import local_environment
 from runner.loadgen import LoadError, LoadSpec, run_load
@@ -378,19 +378,13 @@ def _phase(
     if not options.profile.is_capacity:
         return _measure(phase, url, groups, options, workdir, cleanup, progress)
     settings = SearchSettings.of(options.profile)
-    progress.step(
-        f"{phase}: capacity search under a {settings.objective_p99_ms:g} ms p99, from "
-        f"{settings.start_rps:g} rps (trials of {options.duration_s:g} s)"
-    )
 
     def trial(rate: float) -> PerformanceTestResult:
         at_rate = dataclasses.replace(options, rate=rate)
         return _measure(phase, url, groups, at_rate, workdir, cleanup, progress)
 
-    run = search(trial, settings, lambda line: progress.step(f"{phase}: {line}"))
-    assert run.capacity is not None
-    progress.step(f"{phase}: capacity {run.capacity.rps:g} rps")
-    return run
+    detail = f", from {settings.start_rps:g} rps (trials of {options.duration_s:g} s)"
+    return search_phase(phase, trial, settings, progress.step, detail)
 
 
 def _measure(

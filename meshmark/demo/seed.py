@@ -96,14 +96,7 @@ def seed(
     orgs = organizations_ensure()
     ids: list[uuid.UUID] = []
     for item in generate(size, seed):
-        organization, token = orgs[item.organization]
-        submission, created = submissions.submission_create(
-            organization=organization,
-            body=item.body,
-            content_type=CONTENT_TYPE,
-            token=token,
-            source=Submission.Source.API,
-        )
+        submission, created = _submit(item, orgs)
         ids.append(submission.pk)
         report.created += created
         report.duplicates += not created
@@ -121,18 +114,22 @@ def seed(
 def seed_kinds(seed: int, orgs: dict[str, tuple[Organization, ApiToken]]) -> Counter[str]:
     """Submit the demo runs of the capacity, churn and real-world profiles one by one (a
     few dozen); their statuses."""
-    ids = []
-    for item in kind_submissions(seed):
-        organization, token = orgs[item.organization]
-        submission, _ = submissions.submission_create(
-            organization=organization,
-            body=item.body,
-            content_type=CONTENT_TYPE,
-            token=token,
-            source=Submission.Source.API,
-        )
-        ids.append(submission.pk)
-    return _statuses(ids)
+    return _statuses([_submit(item, orgs)[0].pk for item in kind_submissions(seed)])
+
+
+def _submit(
+    item: DemoSubmission, orgs: dict[str, tuple[Organization, ApiToken]]
+) -> tuple[Submission, bool]:
+    """One demo body through ``submission_create``, as its organization's token would send
+    it over the API; the submission and whether it is new."""
+    organization, token = orgs[item.organization]
+    return submissions.submission_create(
+        organization=organization,
+        body=item.body,
+        content_type=CONTENT_TYPE,
+        token=token,
+        source=Submission.Source.API,
+    )
 
 
 def seed_bulk(
